@@ -1,0 +1,25 @@
+# The two commands a new user needs are `make run` and `make test` (see README.md).
+GO ?= go
+GOTEST_FLAGS ?= -count=1 -timeout 25m
+
+.PHONY: run test stack build bench vet fmt
+
+## run: start the local stack and the whole platform (api on :3002, scheduler, workers, notifier)
+run: build stack
+	scripts/run-local
+
+## test: start the local stack and run every test
+test: stack
+	$(GO) vet ./...
+	$(GO) test $(GOTEST_FLAGS) ./...
+
+## stack: make PostgreSQL, Redis and InfluxDB available on 127.0.0.1
+stack:
+	scripts/stack up
+
+## build: build the four binaries into bin/
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

@@ -1,0 +1,98 @@
+// Package config reads each binary's configuration from the environment once, at start, with
+// caarlos0/env. Every field carries an `env` tag, a default where one makes sense and a `help`
+// tag, so that --help can list the variables a binary reads and a bad value fails fast with a
+// message that names the variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Stores is how every role reaches PostgreSQL, Redis and InfluxDB. The defaults are the local
+// stack that scripts/stack starts.
+type Stores struct {
+	DatabaseURL  string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/vigil?sslmode=disable" help:"PostgreSQL connection URL"`
+	RedisURL     string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0" help:"Redis connection URL"`
+	InfluxURL    string `env:"INFLUXDB_URL" envDefault:"http://127.0.0.1:8086" help:"InfluxDB base URL"`
+	InfluxToken  string `env:"INFLUXDB_TOKEN" help:"InfluxDB token (2.x), or user:password or empty (1.8)"`
+	InfluxOrg    string `env:"INFLUXDB_ORG" envDefault:"vigil" help:"InfluxDB organisation (ignored by 1.8)"`
+	InfluxBucket string `env:"INFLUXDB_BUCKET" envDefault:"vigil/autogen" help:"InfluxDB bucket (1.8: database/retention-policy)"`
+}
+
+// Observability is where a role serves its metrics and how it logs.
+type Observability struct {
+	MetricsAddr string `env:"VIGIL_METRICS_ADDR" help:"address for Prometheus /metrics (empty: off)"`
+	LogFormat   string `env:"VIGIL_LOG_FORMAT" envDefault:"json" help:"log format: json or text"`
+	LogLevel    string `env:"VIGIL_LOG_LEVEL" envDefault:"info" help:"log level: debug, info, warn or error"`
+}
+
+// Validate reports values that parse but make no sense.
+func (o Observability) Validate() error {
+	var errs []error
+	if o.LogFormat != "json" && o.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("VIGIL_LOG_FORMAT: must be json or text, got %q", o.LogFormat))
+	}
+	switch strings.ToLower(o.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("VIGIL_LOG_LEVEL: must be debug, info, warn or error, got %q", o.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// Load fills cfg (a pointer to a struct with env tags) from the environment. If cfg has a
+// Validate() error method, Load calls it, so a binary fails at start and not at first use.
+func Load(cfg any) error {
+	if err := env.Parse(cfg); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if v, ok := cfg.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+	}
+	return nil
+}
+
+// Usage writes the variables that cfg reads, with their defaults and help, for --help.
+func Usage(w io.Writer, cfg any) error {
+	params, err := env.GetFieldParams(cfg)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	help := map[string]string{}
+	collectHelp(reflect.TypeOf(cfg), help)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
+	for _, p := range params {
+		def := p.DefaultValue
+		if !p.HasDefaultValue {
+			def = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Key, def, help[p.Key])
+	}
+	return tw.Flush()
+}
+
+func collectHelp(t reflect.Type, into map[string]string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if key := f.Tag.Get("env"); key != "" {
+			into[strings.Split(key, ",")[0]] = f.Tag.Get("help")
+		}
+		collectHelp(f.Type, into)
+	}
+}
