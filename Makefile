@@ -17,9 +17,9 @@ test: stack
 stack:
 	scripts/stack up
 
-## build: build the four binaries into bin/
+## build: build the four binaries (and the local mail sink) into bin/
 build:
-	$(GO) build -o bin/ ./cmd/...
+	$(GO) build -o bin/ ./cmd/... ./tools/mailsink
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
