@@ -10,6 +10,7 @@ run: build stack
 
 ## test: start the local stack and run every test
 test: stack
+	scripts/stack test-deps
 	$(GO) vet ./...
 	$(GO) test $(GOTEST_FLAGS) ./...
 
