@@ -1,0 +1,117 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-monitor/vigil/pkg/monitor"
+)
+
+// checkDurationBuckets span a fast local answer to the longest allowed check timeout (60 s).
+var checkDurationBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60}
+
+// Worker holds the metrics of one worker process. A worker serves one region, so the region
+// label is fixed at construction and the methods take only what varies.
+type Worker struct {
+	region        string
+	checks        *prometheus.CounterVec
+	checkDuration prometheus.Observer
+	inFlight      prometheus.Gauge
+	reclaimed     prometheus.Counter
+	deadLettered  prometheus.Counter
+	transitions   *prometheus.CounterVec
+	pointsWritten prometheus.Counter
+	writeErrors   prometheus.Counter
+}
+
+// NewWorker registers the worker metrics for region on reg. Every outcome starts at zero so
+// that rate() and increase() work from the first scrape.
+func NewWorker(reg prometheus.Registerer, region string) *Worker {
+	checks := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "checks_total",
+		Help: "Checks completed, by region and outcome (up, degraded, down, timeout, blocked).",
+	}, []string{"region", "outcome"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: Namespace, Name: "check_duration_seconds",
+		Help:    "Wall time of one check, from dial to the end of the limited body read.",
+		Buckets: checkDurationBuckets,
+	}, []string{"region"})
+	inFlight := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Subsystem: "worker", Name: "checks_in_flight",
+		Help: "Checks this worker is running right now.",
+	}, []string{"region"})
+	reclaimed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "worker", Name: "jobs_reclaimed_total",
+		Help: "Jobs taken over with XAUTOCLAIM from a consumer that left them pending too long.",
+	}, []string{"region"})
+	dead := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "worker", Name: "jobs_dead_lettered_total",
+		Help: "Jobs moved to the region's dead-letter stream after too many deliveries.",
+	}, []string{"region"})
+	transitions := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "worker", Name: "transitions_total",
+		Help: "Confirmed state changes of a (website, region) pair, by the state entered.",
+	}, []string{"region", "state"})
+	points := prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "tsdb", Name: "points_written_total",
+		Help: "Check results written to InfluxDB.",
+	})
+	writeErrors := prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "tsdb", Name: "write_errors_total",
+		Help: "Failed InfluxDB writes (each failed batch counts once).",
+	})
+	reg.MustRegister(checks, duration, inFlight, reclaimed, dead, transitions, points, writeErrors)
+
+	for _, o := range Outcomes {
+		checks.WithLabelValues(region, string(o))
+	}
+	for _, s := range []monitor.State{monitor.StateUp, monitor.StateDown} {
+		transitions.WithLabelValues(region, string(s))
+	}
+	return &Worker{
+		region:        region,
+		checks:        checks,
+		checkDuration: duration.WithLabelValues(region),
+		inFlight:      inFlight.WithLabelValues(region),
+		reclaimed:     reclaimed.WithLabelValues(region),
+		deadLettered:  dead.WithLabelValues(region),
+		transitions:   transitions,
+		pointsWritten: points,
+		writeErrors:   writeErrors,
+	}
+}
+
+// Outcomes are the outcome label values, created at zero when a Worker is built.
+var Outcomes = []monitor.Outcome{
+	monitor.OutcomeUp, monitor.OutcomeDegraded, monitor.OutcomeDown, monitor.OutcomeTimeout, monitor.OutcomeBlocked,
+}
+
+// ObserveCheck counts one finished check and records how long it took.
+func (w *Worker) ObserveCheck(outcome monitor.Outcome, took time.Duration) {
+	w.checks.WithLabelValues(w.region, string(outcome)).Inc()
+	w.checkDuration.Observe(took.Seconds())
+}
+
+// CheckStarted marks a check as running; call the returned func when it ends.
+func (w *Worker) CheckStarted() (done func()) {
+	w.inFlight.Inc()
+	return w.inFlight.Dec
+}
+
+// Reclaimed counts n jobs taken over from dead consumers.
+func (w *Worker) Reclaimed(n int) { w.reclaimed.Add(float64(n)) }
+
+// DeadLettered counts n jobs moved to the dead-letter stream.
+func (w *Worker) DeadLettered(n int) { w.deadLettered.Add(float64(n)) }
+
+// Transition counts a confirmed state change into state.
+func (w *Worker) Transition(state monitor.State) {
+	w.transitions.WithLabelValues(w.region, string(state)).Inc()
+}
+
+// PointsWritten counts n points InfluxDB accepted.
+func (w *Worker) PointsWritten(n int) { w.pointsWritten.Add(float64(n)) }
+
+// WriteError counts one failed InfluxDB write.
+func (w *Worker) WriteError() { w.writeErrors.Inc() }
