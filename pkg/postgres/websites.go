@@ -106,8 +106,11 @@ func (s *WebsiteStore) Get(ctx context.Context, id string) (Website, error) {
 	return w, nil
 }
 
+// querier is what a *pgxpool.Pool and a pgx.Tx have in common, for reads that run either alone
+// or inside a transaction.
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 func getWebsite(ctx context.Context, q querier, id string, forUpdate bool) (Website, error) {
