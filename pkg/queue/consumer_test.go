@@ -1,0 +1,218 @@
+package queue_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vigil-monitor/vigil/pkg/monitor"
+	"github.com/vigil-monitor/vigil/pkg/queue"
+)
+
+// testRedis returns a client on the local Redis and a key prefix of the test's own; every key
+// under the prefix is deleted when the test ends.
+func testRedis(t *testing.T) (redis.UniversalClient, queue.Keys) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
+	var b [6]byte
+	_, err := rand.Read(b[:])
+	require.NoError(t, err)
+	keys := queue.Keys{Prefix: "test-" + hex.EncodeToString(b[:])}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := rdb.Scan(ctx, 0, keys.Prefix+":*", 1000).Iterator()
+		for iter.Next(ctx) {
+			require.NoError(t, rdb.Del(ctx, iter.Val()).Err())
+		}
+		require.NoError(t, iter.Err())
+		require.NoError(t, rdb.Close())
+	})
+	return rdb, keys
+}
+
+func newConsumer(rdb redis.UniversalClient, keys queue.Keys, name string) *queue.Consumer {
+	return queue.NewConsumer(rdb, queue.ConsumerParams{
+		Keys: keys, Region: "eu", Name: name, Block: 50 * time.Millisecond, MaxDeliveries: 5,
+	})
+}
+
+func addJob(t *testing.T, rdb redis.UniversalClient, keys queue.Keys, j monitor.Job) string {
+	t.Helper()
+	b, err := json.Marshal(j)
+	require.NoError(t, err)
+	id, err := rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: keys.Checks(j.Region), Values: map[string]any{queue.JobField: string(b)}}).Result()
+	require.NoError(t, err)
+	return id
+}
+
+func testJob(website string) monitor.Job {
+	return monitor.Job{
+		WebsiteID: website, Region: "eu", URL: "http://127.0.0.1:1/", Method: "GET",
+		TimeoutMS: 1000, ExpectedStatus: "200-399", IntervalSeconds: 60,
+		ConfirmationsDown: 2, ConfirmationsUp: 1, RetryIntervalSeconds: 20, DueAt: time.Now().UnixMilli(),
+	}
+}
+
+func pendingCount(t *testing.T, rdb redis.UniversalClient, keys queue.Keys) int64 {
+	t.Helper()
+	p, err := rdb.XPending(t.Context(), keys.Checks("eu"), queue.Group).Result()
+	require.NoError(t, err)
+	return p.Count
+}
+
+func TestConsumerEnsureGroupIdempotent(t *testing.T) {
+	t.Parallel()
+	rdb, keys := testRedis(t)
+	c := newConsumer(rdb, keys, "c1")
+	require.NoError(t, c.EnsureGroup(t.Context()))
+	require.NoError(t, c.EnsureGroup(t.Context()), "BUSYGROUP is not an error")
+	groups, err := rdb.XInfoGroups(t.Context(), keys.Checks("eu")).Result()
+	require.NoError(t, err)
+	require.Len(t, groups, 1)
+	require.Equal(t, queue.Group, groups[0].Name)
+}
+
+func TestConsumerReadsJobsQueuedBeforeTheGroup(t *testing.T) {
+	t.Parallel()
+	rdb, keys := testRedis(t)
+	id := addJob(t, rdb, keys, testJob("w1"))
+	c := newConsumer(rdb, keys, "c1")
+	// No EnsureGroup: Read creates the missing group (NOGROUP) from "0" and reads again.
+	ds, err := c.Read(t.Context(), 10)
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	require.Equal(t, id, ds[0].ID)
+	require.Equal(t, "w1", ds[0].Job.WebsiteID)
+	require.EqualValues(t, 1, ds[0].Deliveries)
+
+	// Empty read: no error, nothing returned, and the entry stays pending until acked.
+	ds, err = c.Read(t.Context(), 10)
+	require.NoError(t, err)
+	require.Empty(t, ds)
+	require.EqualValues(t, 1, pendingCount(t, rdb, keys))
+	require.NoError(t, c.Ack(t.Context(), id))
+	require.EqualValues(t, 0, pendingCount(t, rdb, keys))
+}
+
+func TestConsumerRecreatesLostGroup(t *testing.T) {
+	t.Parallel()
+	rdb, keys := testRedis(t)
+	c := newConsumer(rdb, keys, "c1")
+	require.NoError(t, c.EnsureGroup(t.Context()))
+	// Redis lost everything (a restart without persistence).
+	require.NoError(t, rdb.Del(t.Context(), keys.Checks("eu")).Err())
+	addJob(t, rdb, keys, testJob("w1"))
+	ds, err := c.Read(t.Context(), 10)
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+}
+
+func TestConsumerReadStopsOnCancel(t *testing.T) {
+	t.Parallel()
+	rdb, keys := testRedis(t)
+	c := queue.NewConsumer(rdb, queue.ConsumerParams{Keys: keys, Region: "eu", Name: "c1", Block: time.Minute})
+	require.NoError(t, c.EnsureGroup(t.Context()))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Read(ctx, 1)
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a blocked read did not end on cancel (ContextTimeoutEnabled)")
+	}
+}
+
+func TestConsumerReclaimFromDeadConsumer(t *testing.T) {
+	t.Parallel()
+	rdb, keys := testRedis(t)
+	dead := newConsumer(rdb, keys, "dead")
+	live := newConsumer(rdb, keys, "live")
+	require.NoError(t, dead.EnsureGroup(t.Context()))
+	id := addJob(t, rdb, keys, testJob("w1"))
+	ds, err := dead.Read(t.Context(), 1)
+	require.NoError(t, err)
+	require.Len(t, ds, 1) // and "dead" never acks
+
+	// Not idle long enough yet: nothing to reclaim.
+	res, err := live.Reclaim(t.Context(), time.Hour, 10)
+	require.NoError(t, err)
+	require.Empty(t, res.Deliveries)
+
+	var got queue.ReclaimResult
+	require.Eventually(t, func() bool {
+		got, err = live.Reclaim(t.Context(), 20*time.Millisecond, 10)
+		require.NoError(t, err)
+		return len(got.Deliveries) == 1
+	}, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, id, got.Deliveries[0].ID)
+	require.Equal(t, "w1", got.Deliveries[0].Job.WebsiteID)
+	require.EqualValues(t, 2, got.Deliveries[0].Deliveries)
+
+	ext, err := rdb.XPendingExt(t.Context(), &redis.XPendingExtArgs{Stream: keys.Checks("eu"), Group: queue.Group, Start: "-", End: "+", Count: 10}).Result()
+	require.NoError(t, err)
+	require.Len(t, ext, 1)
+	require.Equal(t, "live", ext[0].Consumer)
+}
+
+func TestConsumerDeadLettersAfterMaxDeliveries(t *testing.T) {
+	t.Parallel()
+	rdb, keys := testRedis(t)
+	c := newConsumer(rdb, keys, "c1")
+	require.NoError(t, c.EnsureGroup(t.Context()))
+	job := testJob("w-poison")
+	id := addJob(t, rdb, keys, job)
+	ds, err := c.Read(t.Context(), 1)
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+
+	// Deliveries 2..5 run again; the next reclaim finds it delivered 5 times and dead-letters it.
+	runs := 1
+	var dead int
+	require.Eventually(t, func() bool {
+		res, err := c.Reclaim(t.Context(), time.Millisecond, 10)
+		require.NoError(t, err)
+		runs += len(res.Deliveries)
+		dead += res.DeadLettered
+		return dead == 1
+	}, 5*time.Second, 5*time.Millisecond)
+	require.Equal(t, 5, runs, "a job runs MaxDeliveries times before it is dead-lettered")
+	require.EqualValues(t, 0, pendingCount(t, rdb, keys))
+
+	msgs, err := rdb.XRange(t.Context(), keys.DeadLetter("eu"), "-", "+").Result()
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	var got monitor.Job
+	require.NoError(t, json.Unmarshal([]byte(msgs[0].Values[queue.JobField].(string)), &got))
+	require.Equal(t, job.WebsiteID, got.WebsiteID)
+	require.Equal(t, id, msgs[0].Values["original_id"])
+	require.Equal(t, "6", msgs[0].Values["deliveries"])
+	require.Contains(t, msgs[0].Values["reason"], "5 deliveries")
+}
+
+func TestConsumerDeadLettersMalformedEntries(t *testing.T) {
+	t.Parallel()
+	rdb, keys := testRedis(t)
+	c := newConsumer(rdb, keys, "c1")
+	require.NoError(t, c.EnsureGroup(t.Context()))
+	require.NoError(t, rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: keys.Checks("eu"), Values: map[string]any{queue.JobField: "{not json"}}).Err())
+	good := addJob(t, rdb, keys, testJob("w1"))
+	ds, err := c.Read(t.Context(), 10)
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	require.Equal(t, good, ds[0].ID)
+	n, err := rdb.XLen(t.Context(), keys.DeadLetter("eu")).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	require.EqualValues(t, 1, pendingCount(t, rdb, keys), "only the good job is pending")
+}
