@@ -1,0 +1,153 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// lockClass is the first key of the leader's advisory lock ("VGSC"). The second is a hash of
+// the connection's schema, so that installs (and tests) sharing one database in different
+// schemas elect their leaders independently. tern's migration lock uses a one-key lock and
+// cannot collide with this two-key one.
+const lockClass = 0x56475343
+
+// elector holds a PostgreSQL session advisory lock on a dedicated connection for as long as
+// this process leads. PostgreSQL frees the lock when the session ends, so a leader that dies
+// (or whose connection drops) lets a standby in at its next attempt, with no lease to expire.
+type elector struct {
+	connect func(ctx context.Context) (*pgx.Conn, error)
+	retry   time.Duration // how often a standby tries to take the lock
+	ping    time.Duration // how often the leader checks it still holds it
+	log     *slog.Logger
+	onLead  func(bool)
+
+	leading atomic.Bool
+	conn    *pgx.Conn
+}
+
+// isLeader reports whether this process holds the lock as far as it last checked.
+func (e *elector) isLeader() bool { return e.leading.Load() }
+
+func (e *elector) set(leading bool) {
+	if e.leading.Swap(leading) != leading && e.onLead != nil {
+		e.onLead(leading)
+	}
+}
+
+// run campaigns until ctx ends, then releases the lock and closes the connection.
+func (e *elector) run(ctx context.Context) {
+	defer e.release()
+	for ctx.Err() == nil {
+		won, err := e.try(ctx)
+		if err != nil && ctx.Err() == nil {
+			e.log.WarnContext(ctx, "leader election: try lock", "err", err)
+			e.drop()
+		}
+		if won {
+			e.log.InfoContext(ctx, "leader election: leading")
+			e.set(true)
+			e.hold(ctx)
+			e.set(false)
+			if ctx.Err() == nil {
+				e.log.WarnContext(ctx, "leader election: lost the lock, standing by")
+			}
+			continue
+		}
+		wait(ctx, e.retry)
+	}
+}
+
+// try connects if needed and tries the lock once.
+func (e *elector) try(ctx context.Context) (bool, error) {
+	if e.conn == nil {
+		conn, err := e.connect(ctx)
+		if err != nil {
+			return false, fmt.Errorf("connect: %w", err)
+		}
+		e.conn = conn
+	}
+	tctx, cancel := context.WithTimeout(ctx, max(e.retry, time.Second))
+	defer cancel()
+	var won bool
+	err := e.conn.QueryRow(tctx,
+		`SELECT pg_try_advisory_lock($1, hashtext(current_schema()))`, int32(lockClass)).Scan(&won)
+	if err != nil {
+		return false, err
+	}
+	return won, nil
+}
+
+// hold returns when ctx ends or the connection that holds the lock stops answering. Losing the
+// connection is losing the lock: PostgreSQL frees it with the session.
+func (e *elector) hold(ctx context.Context) {
+	t := time.NewTicker(e.ping)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, e.ping)
+		var held bool
+		err := e.conn.QueryRow(pctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+			AND pid = pg_backend_pid() AND classid = $1::int::oid AND objid = hashtext(current_schema())::oid
+			AND objsubid = 2 AND granted)`, int32(lockClass)).Scan(&held)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil || !held {
+			e.set(false) // stop dispatching before anything else
+			e.log.WarnContext(ctx, "leader election: lock check failed", "err", err, "held", held)
+			e.drop()
+			return
+		}
+	}
+}
+
+// drop closes a connection that is broken or no longer trusted.
+func (e *elector) drop() {
+	if e.conn == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := e.conn.Close(ctx); err != nil {
+		e.log.Debug("leader election: close", "err", err)
+	}
+	e.conn = nil
+}
+
+// release gives the lock back at shutdown, so that a standby takes over at its next attempt
+// rather than when PostgreSQL notices the closed session.
+func (e *elector) release() {
+	wasLeader := e.leading.Load()
+	e.set(false)
+	if e.conn == nil {
+		return
+	}
+	if wasLeader {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if _, err := e.conn.Exec(ctx, `SELECT pg_advisory_unlock($1, hashtext(current_schema()))`, int32(lockClass)); err != nil {
+			e.log.Warn("leader election: unlock", "err", err)
+		}
+		cancel()
+	}
+	e.drop()
+}
+
+// wait sleeps for d or until ctx ends.
+func wait(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

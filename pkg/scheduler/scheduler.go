@@ -1,0 +1,434 @@
+// Package scheduler turns every enabled (website, region) pair into a due check in its region's
+// Redis stream. It holds the pairs in memory in a compact due-time heap, spreads each website's
+// checks over its interval with a deterministic phase, follows changes through PostgreSQL
+// LISTEN/NOTIFY with a periodic full resync behind it, and lets only the elected leader
+// dispatch. Coalescing (no second check while one is pending) and the fence (no due time
+// dispatched twice, even by two leaders in a split-brain moment) live in Redis, in
+// queue.Dispatcher's script.
+//
+// Shutdown order (Run returns after all of it): stop ticking, so nothing new is dispatched;
+// finish the dispatch call in flight (bounded by dispatchTimeout); release the leader lock, so
+// a standby takes over at its next attempt; close the LISTEN connection.
+package scheduler
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigil-monitor/vigil/pkg/postgres"
+	"github.com/vigil-monitor/vigil/pkg/queue"
+)
+
+// Defaults for Params.
+const (
+	DefaultTick           = 100 * time.Millisecond
+	DefaultResyncInterval = 5 * time.Minute
+	DefaultLeaderRetry    = 2 * time.Second
+	DefaultLeaderPing     = 2 * time.Second
+	DefaultPendingGrace   = 60 * time.Second
+	// DefaultTakeoverWindow is how far back a new leader re-dispatches due times that the old
+	// leader may have missed while it was dying. The fence skips the ones it did dispatch.
+	DefaultTakeoverWindow = 30 * time.Second
+)
+
+const (
+	// dispatchChunk is how many due pairs one dispatch round pops, so that the schedule lock
+	// is held briefly and a backlog goes out in several pipelines rather than one huge one.
+	dispatchChunk = 20_000
+	// maxNotifyIDs is how many changed websites are applied one by one; more at once (a bulk
+	// import) is cheaper as a full resync.
+	maxNotifyIDs = 5_000
+	// dispatchTimeout bounds one dispatch round, including the one in flight at shutdown.
+	dispatchTimeout = 10 * time.Second
+)
+
+// Clock tells the time. Tests inject their own to decide due times.
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Recorder receives the scheduler's measurements. *metrics.Scheduler implements it.
+type Recorder interface {
+	InitRegion(region string)
+	Dispatched(region string, n int)
+	Coalesced(region string, n int)
+	ObserveDispatchLag(lag time.Duration)
+	SetLeader(leading bool)
+	SetPairs(n int)
+	Resynced(err error)
+}
+
+// duplicateRecorder is implemented by recorders that also count fenced duplicates.
+type duplicateRecorder interface {
+	Duplicates(region string, n int)
+}
+
+type nopRecorder struct{}
+
+func (nopRecorder) InitRegion(string)                {}
+func (nopRecorder) Dispatched(string, int)           {}
+func (nopRecorder) Coalesced(string, int)            {}
+func (nopRecorder) ObserveDispatchLag(time.Duration) {}
+func (nopRecorder) SetLeader(bool)                   {}
+func (nopRecorder) SetPairs(int)                     {}
+func (nopRecorder) Resynced(error)                   {}
+
+// Params configures a Scheduler. Zero durations and sizes take the defaults.
+type Params struct {
+	Pool   *pgxpool.Pool
+	Redis  redis.UniversalClient
+	Keys   queue.Keys
+	Logger *slog.Logger
+	Clock  Clock
+	// Recorder receives metrics; nil records nothing.
+	Recorder Recorder
+	// Instance names this process in logs and in pg_stat_activity's application_name.
+	Instance string
+
+	Tick           time.Duration
+	ResyncInterval time.Duration
+	LeaderRetry    time.Duration
+	LeaderPing     time.Duration
+	TakeoverWindow time.Duration
+	// PendingGrace is added to a check's timeout to give its pending marker's lifetime.
+	PendingGrace time.Duration
+	Batch        int
+	StreamMaxLen int64
+}
+
+// Stats are the scheduler's counters since start.
+type Stats struct {
+	Dispatched, Coalesced, Duplicates, Retries uint64
+	Resyncs                                    uint64
+}
+
+// Scheduler dispatches due checks. Build it with New and run it with Run.
+type Scheduler struct {
+	p     Params
+	log   *slog.Logger
+	rec   Recorder
+	store *postgres.PairStore
+	disp  *queue.Dispatcher
+	elect *elector
+
+	mu    sync.Mutex // guards sched
+	sched *schedule
+
+	chMu    sync.Mutex // guards changed and all
+	changed map[string]struct{}
+	all     bool
+	signal  chan struct{}
+	resyncC chan struct{}
+
+	syncMu    sync.Mutex // guards resyncing and touched
+	resyncing bool
+	touched   map[string]struct{}
+
+	ready chan struct{}
+
+	dispatched, coalesced, duplicates, retries, resyncs atomic.Uint64
+}
+
+// New returns a Scheduler. It does no I/O until Run.
+func New(p Params) (*Scheduler, error) {
+	if p.Pool == nil || p.Redis == nil {
+		return nil, errors.New("scheduler: Pool and Redis are required")
+	}
+	p.Logger = cmp.Or(p.Logger, slog.Default())
+	if p.Clock == nil {
+		p.Clock = systemClock{}
+	}
+	p.Keys.Prefix = cmp.Or(p.Keys.Prefix, queue.Prefix)
+	p.Tick = cmp.Or(p.Tick, DefaultTick)
+	p.ResyncInterval = cmp.Or(p.ResyncInterval, DefaultResyncInterval)
+	p.LeaderRetry = cmp.Or(p.LeaderRetry, DefaultLeaderRetry)
+	p.LeaderPing = cmp.Or(p.LeaderPing, min(DefaultLeaderPing, p.LeaderRetry))
+	p.TakeoverWindow = cmp.Or(p.TakeoverWindow, DefaultTakeoverWindow)
+	p.PendingGrace = cmp.Or(p.PendingGrace, DefaultPendingGrace)
+	p.Batch = cmp.Or(p.Batch, queue.DefaultDispatchBatch)
+	p.StreamMaxLen = cmp.Or(p.StreamMaxLen, queue.DefaultStreamMaxLen)
+	p.Instance = cmp.Or(p.Instance, "scheduler")
+	rec := p.Recorder
+	if rec == nil {
+		rec = nopRecorder{}
+	}
+	log := p.Logger.With("instance", p.Instance)
+	s := &Scheduler{
+		p:       p,
+		log:     log,
+		rec:     rec,
+		store:   postgres.NewPairStore(p.Pool),
+		disp:    queue.NewDispatcher(p.Redis, queue.DispatcherParams{Keys: p.Keys, MaxLen: p.StreamMaxLen, Batch: p.Batch}),
+		sched:   newSchedule(),
+		changed: map[string]struct{}{},
+		signal:  make(chan struct{}, 1),
+		resyncC: make(chan struct{}, 1),
+		ready:   make(chan struct{}),
+	}
+	s.elect = &elector{
+		connect: func(ctx context.Context) (*pgx.Conn, error) { return s.connect(ctx, "leader") },
+		retry:   p.LeaderRetry,
+		ping:    p.LeaderPing,
+		log:     log,
+		onLead:  rec.SetLeader,
+	}
+	return s, nil
+}
+
+// Ready is closed once the first full load has finished.
+func (s *Scheduler) Ready() <-chan struct{} { return s.ready }
+
+// IsLeader reports whether this scheduler dispatches.
+func (s *Scheduler) IsLeader() bool { return s.elect.isLeader() }
+
+// Pairs is the number of (website, region) pairs held.
+func (s *Scheduler) Pairs() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sched.len()
+}
+
+// Stats returns the counters since start.
+func (s *Scheduler) Stats() Stats {
+	return Stats{
+		Dispatched: s.dispatched.Load(), Coalesced: s.coalesced.Load(),
+		Duplicates: s.duplicates.Load(), Retries: s.retries.Load(), Resyncs: s.resyncs.Load(),
+	}
+}
+
+// PairInfo is what the schedule holds for one pair.
+type PairInfo struct {
+	NextDue  time.Time
+	Interval time.Duration
+	URL      string
+}
+
+// Lookup returns the schedule of one pair, or false if the scheduler does not hold it.
+func (s *Scheduler) Lookup(websiteID, region string) (PairInfo, bool) {
+	id, err := uuid.Parse(websiteID)
+	if err != nil {
+		return PairInfo{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.sched.find(id, region)
+	if p < 0 {
+		return PairInfo{}, false
+	}
+	st := &s.sched.sites[s.sched.pairs[p].site]
+	return PairInfo{
+		NextDue:  time.UnixMilli(s.sched.heap[s.sched.pairs[p].heapPos].due),
+		Interval: time.Duration(st.intervalS) * time.Second,
+		URL:      st.url,
+	}, true
+}
+
+// Run loads the schedule and runs until ctx ends: LISTEN for changes, resync periodically,
+// campaign for leadership and, while leading, dispatch what is due every tick. It returns nil
+// after a clean shutdown (see the package doc for the order).
+func (s *Scheduler) Run(ctx context.Context) error {
+	if err := s.disp.Load(ctx); err != nil {
+		s.log.WarnContext(ctx, "scheduler: load scripts (will retry on first dispatch)", "err", err)
+	}
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	listening := make(chan struct{})
+	bg.Go(func() { s.listen(ctx, listening) })
+	// LISTEN before the first load, so that no change falls between the two.
+	select {
+	case <-listening:
+	case <-ctx.Done():
+		return nil
+	}
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
+		err := s.resync(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.log.ErrorContext(ctx, "scheduler: initial load", "err", err)
+		wait(ctx, backoff)
+	}
+	close(s.ready)
+	s.log.InfoContext(ctx, "scheduler: schedule loaded", "pairs", s.Pairs())
+
+	// The elector outlives the tick loop, so that the lock is released only after the last
+	// dispatch has returned.
+	electCtx, stopElect := context.WithCancel(context.WithoutCancel(ctx))
+	var elect sync.WaitGroup
+	elect.Go(func() { s.elect.run(electCtx) })
+	bg.Go(func() { s.applyLoop(ctx) })
+	bg.Go(func() { s.resyncLoop(ctx) })
+
+	s.tickLoop(ctx)
+	stopElect()
+	elect.Wait()
+	return nil
+}
+
+func (s *Scheduler) tickLoop(ctx context.Context) {
+	t := time.NewTicker(s.p.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := s.p.Clock.Now()
+		if !s.elect.isLeader() {
+			s.keepUp(now)
+			continue
+		}
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dispatchTimeout)
+		err := s.dispatchDue(dctx, now)
+		cancel()
+		if err != nil {
+			s.log.ErrorContext(ctx, "scheduler: dispatch", "err", err)
+		}
+	}
+}
+
+// keepUp moves a standby's schedule along without dispatching, but only up to the takeover
+// window: what fell due in the window is left for this process to dispatch if it takes over,
+// and the fence skips whatever the old leader already queued.
+func (s *Scheduler) keepUp(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sched.popDue(now.Add(-s.p.TakeoverWindow).UnixMilli(), math.MaxInt, nil)
+}
+
+// dispatchDue enqueues the retries and the pairs that are due at now.
+func (s *Scheduler) dispatchDue(ctx context.Context, now time.Time) error {
+	nowMS := now.UnixMilli()
+	grace := s.p.PendingGrace.Milliseconds()
+	jobs := map[string][]queue.DispatchJob{}
+	var arena []byte
+	add := func(p int32, due int64, retry bool) {
+		sc := s.sched
+		pr := sc.pairs[p]
+		st := &sc.sites[pr.site]
+		region := sc.regions[pr.region]
+		start := len(arena)
+		arena = appendJob(arena, st, region, due, retry)
+		payload := arena[start:len(arena):len(arena)]
+		jobs[region] = append(jobs[region], queue.DispatchJob{
+			WebsiteID: string(payload[len(`{"website_id":"`) : len(`{"website_id":"`)+36]),
+			DueAt:     due,
+			Deadline:  nowMS + int64(st.timeoutMS) + grace,
+			Payload:   payload,
+		})
+	}
+
+	var errs []error
+	// Retries first: a confirmation check is what makes an outage known.
+	s.mu.Lock()
+	regions := s.sched.activeRegions()
+	s.mu.Unlock()
+	for _, region := range regions {
+		due, err := s.disp.PopDueRetries(ctx, region, now, dispatchChunk)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if len(due) == 0 {
+			continue
+		}
+		s.mu.Lock()
+		for _, r := range due {
+			id, err := uuid.Parse(r.WebsiteID)
+			if err != nil {
+				continue
+			}
+			if p := s.sched.find(id, region); p >= 0 {
+				add(p, r.DueAt, true)
+				s.retries.Add(1)
+			}
+		}
+		s.mu.Unlock()
+	}
+
+	for {
+		s.mu.Lock()
+		n := s.sched.popDue(nowMS, dispatchChunk, func(p int32, due int64) { add(p, due, false) })
+		s.mu.Unlock()
+		if len(jobs) > 0 {
+			if err := s.send(ctx, nowMS, jobs); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if n < dispatchChunk || !s.elect.isLeader() || ctx.Err() != nil {
+			break
+		}
+		clear(jobs)
+		arena = nil
+	}
+	return errors.Join(errs...)
+}
+
+// send dispatches one round of jobs and records what happened, region by region.
+func (s *Scheduler) send(ctx context.Context, nowMS int64, jobs map[string][]queue.DispatchJob) error {
+	var errs []error
+	// One pipeline per region, so that the counts can be labelled by region. A round holds a
+	// handful of regions, so this costs a handful of round trips.
+	for region, js := range jobs {
+		if len(js) == 0 {
+			continue
+		}
+		c, err := s.disp.Dispatch(ctx, region, nowMS, js)
+		enqueued := s.p.Clock.Now().UnixMilli()
+		s.dispatched.Add(uint64(c.Dispatched))
+		s.coalesced.Add(uint64(c.Coalesced))
+		s.duplicates.Add(uint64(c.Duplicates))
+		s.rec.Dispatched(region, c.Dispatched)
+		s.rec.Coalesced(region, c.Coalesced)
+		if d, ok := s.rec.(duplicateRecorder); ok {
+			d.Duplicates(region, c.Duplicates)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, j := range js {
+			s.rec.ObserveDispatchLag(time.Duration(enqueued-j.DueAt) * time.Millisecond)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// connect opens a dedicated connection (LISTEN, the leader lock) with the pool's settings and
+// an application_name that says which scheduler and what for.
+func (s *Scheduler) connect(ctx context.Context, purpose string) (*pgx.Conn, error) {
+	cfg := s.p.Pool.Config().ConnConfig.Copy()
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["application_name"] = ApplicationName(s.p.Instance, purpose)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: connect for %s: %w", purpose, err)
+	}
+	return conn, nil
+}
+
+// ApplicationName is the application_name of a scheduler's dedicated connections, so that an
+// operator can see in pg_stat_activity which instance holds the leader lock.
+func ApplicationName(instance, purpose string) string {
+	return "vigil-scheduler " + purpose + " " + instance
+}
