@@ -262,4 +262,3 @@ func requireNoGoroutineLeak(t *testing.T, base int) {
 		time.Sleep(20 * time.Millisecond) // polling with a deadline
 	}
 }
-
