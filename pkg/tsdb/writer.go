@@ -357,11 +357,11 @@ func installClientLogger(l *slog.Logger) {
 
 type clientLogger struct{ log *slog.Logger }
 
-func (c *clientLogger) Debugf(string, ...any)          {}
-func (c *clientLogger) Debug(string)                   {}
-func (c *clientLogger) Infof(string, ...any)           {}
-func (c *clientLogger) Info(string)                    {}
-func (c *clientLogger) Warnf(format string, v ...any)  { c.Warn(fmt.Sprintf(format, v...)) }
+func (c *clientLogger) Debugf(string, ...any)         {}
+func (c *clientLogger) Debug(string)                  {}
+func (c *clientLogger) Infof(string, ...any)          {}
+func (c *clientLogger) Info(string)                   {}
+func (c *clientLogger) Warnf(format string, v ...any) { c.Warn(fmt.Sprintf(format, v...)) }
 func (c *clientLogger) Warn(msg string) {
 	if strings.HasPrefix(msg, "Write error:") {
 		// The client's path for errors it will not retry (partial write, unparsable points,
