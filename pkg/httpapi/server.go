@@ -1,0 +1,180 @@
+// Package httpapi is Vigil's REST API on Echo v4: the route table (routes.go), thin handlers
+// (one file per resource), the API-key middleware and the one error handler that turns errors
+// into statuses and the JSON error body.
+//
+// To add a resource: write its handlers as methods on *Server in a new file, add its store to
+// Server (and Params if it needs more than the pool), add its lines to routes.go with an access
+// policy, and describe the routes in openapi.yaml. The tests fail if a route lacks a policy or
+// a description.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigil-monitor/vigil/pkg/postgres"
+)
+
+// RedisPinger is the part of a Redis client that /readyz uses.
+type RedisPinger interface {
+	Ping(ctx context.Context) *redis.StatusCmd
+}
+
+// InfluxPinger is the part of an InfluxDB client that /readyz uses. Ping works on InfluxDB 2.x
+// and on 1.8's v2-compatible API alike.
+type InfluxPinger interface {
+	Ping(ctx context.Context) (bool, error)
+}
+
+// Params are what the API needs. Pool and Logger are required.
+type Params struct {
+	Pool   *pgxpool.Pool
+	Logger *slog.Logger
+	// Redis and Influx are pinged by /readyz; nil ones are not checked.
+	Redis  RedisPinger
+	Influx InfluxPinger
+	// CheckTarget refuses a website or webhook URL that the SSRF guard would never reach
+	// (probe.Guard.CheckURL); the API then answers 422 on the field. Nil checks nothing.
+	CheckTarget func(*url.URL) error
+	// ReadyTimeout bounds each /readyz check; default 2s.
+	ReadyTimeout time.Duration
+}
+
+// Server is the REST API.
+type Server struct {
+	echo         *echo.Echo
+	log          *slog.Logger
+	pool         *pgxpool.Pool
+	redis        RedisPinger
+	influx       InfluxPinger
+	readyTimeout time.Duration
+	validator    *websiteValidator
+
+	websites *postgres.WebsiteStore
+	regions  *postgres.RegionStore
+	keys     *postgres.APIKeyStore
+
+	// table is the route table with each route's access policy, as registered.
+	table []route
+}
+
+// New builds the API and registers its routes.
+func New(p Params) (*Server, error) {
+	if p.Pool == nil {
+		return nil, errors.New("httpapi: Params.Pool is required")
+	}
+	if p.Logger == nil {
+		return nil, errors.New("httpapi: Params.Logger is required")
+	}
+	if p.ReadyTimeout <= 0 {
+		p.ReadyTimeout = 2 * time.Second
+	}
+	s := &Server{
+		echo:         echo.New(),
+		log:          p.Logger,
+		pool:         p.Pool,
+		redis:        p.Redis,
+		influx:       p.Influx,
+		readyTimeout: p.ReadyTimeout,
+		validator:    newWebsiteValidator(p.CheckTarget),
+		websites:     postgres.NewWebsiteStore(p.Pool),
+		regions:      postgres.NewRegionStore(p.Pool),
+		keys:         postgres.NewAPIKeyStore(p.Pool),
+	}
+	e := s.echo
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	// Outermost first: log every request with its final status, turn panics into 500s, then
+	// bound the body before any handler reads it.
+	e.Use(s.logRequests, s.recoverPanics, middleware.BodyLimit("1M"))
+	if err := s.register(s.routes()); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Handler returns the API as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Routes lists the registered routes (method, path with :params), for tests and docs.
+func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
+
+// register adds the route table to echo, with the API-key check on every route that is not
+// public.
+func (s *Server) register(table []route) error {
+	seen := map[string]bool{}
+	for _, r := range table {
+		key := r.method + " " + r.path
+		if seen[key] {
+			return fmt.Errorf("httpapi: route %s registered twice", key)
+		}
+		seen[key] = true
+		var mw []echo.MiddlewareFunc
+		switch r.access {
+		case public:
+		case apiKey:
+			mw = append(mw, s.requireAPIKey)
+		default:
+			return fmt.Errorf("httpapi: route %s has no access policy", key)
+		}
+		s.echo.Add(r.method, r.path, r.handler, mw...)
+	}
+	s.table = table
+	return nil
+}
+
+// logRequests logs each request once, after the error handler has written its status. It logs
+// the route pattern and path, never headers (they carry API keys) or the query string.
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		level := slog.LevelInfo
+		if p := c.Path(); p == "/healthz" || p == "/readyz" {
+			level = slog.LevelDebug
+		}
+		s.log.Log(c.Request().Context(), level, "http request",
+			"method", c.Request().Method,
+			"route", c.Path(),
+			"path", c.Request().URL.Path,
+			"status", c.Response().Status,
+			"duration_ms", time.Since(start).Milliseconds(),
+			"api_key_id", c.Get(ctxAPIKeyID),
+		)
+		return nil
+	}
+}
+
+// recoverPanics turns a handler's panic into a logged error and a generic 500, so that a bug
+// costs one request and never shows a stack trace.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			r := recover()
+			if r == nil {
+				return
+			}
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			s.log.Error("httpapi: panic", "method", c.Request().Method, "route", c.Path(),
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = errInternal
+		}()
+		return next(c)
+	}
+}

@@ -1,0 +1,78 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vigil-monitor/vigil/pkg/postgres"
+)
+
+// createWebsite handles POST /websites. Only name and url are required; every other field has
+// a default.
+func (s *Server) createWebsite(c echo.Context) error {
+	var in websiteInput
+	present, err := decodeJSON(c, &in)
+	if err != nil {
+		return err
+	}
+	w := defaultWebsite()
+	in.apply(&w, present)
+	if err := s.validator.validate(&w); err != nil {
+		return err
+	}
+	out, err := s.websites.Create(c.Request().Context(), w)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/websites/"+out.ID)
+	return c.JSON(http.StatusCreated, out)
+}
+
+// listWebsites handles GET /websites?limit=&cursor=&q=.
+func (s *Server) listWebsites(c echo.Context) error {
+	p, err := listParams(c)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.websites.List(c.Request().Context(), p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, newListResponse(items, next))
+}
+
+// getWebsite handles GET /websites/:id.
+func (s *Server) getWebsite(c echo.Context) error {
+	w, err := s.websites.Get(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, w)
+}
+
+// updateWebsite handles PATCH /websites/:id: the fields sent change, null resets a field to
+// its default, the others stay. The result is validated as a whole, under the row lock.
+func (s *Server) updateWebsite(c echo.Context) error {
+	var in websiteInput
+	present, err := decodeJSON(c, &in)
+	if err != nil {
+		return err
+	}
+	out, err := s.websites.Update(c.Request().Context(), c.Param("id"), func(w *postgres.Website) error {
+		in.apply(w, present)
+		return s.validator.validate(w)
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// deleteWebsite handles DELETE /websites/:id.
+func (s *Server) deleteWebsite(c echo.Context) error {
+	if err := s.websites.Delete(c.Request().Context(), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
