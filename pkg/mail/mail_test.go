@@ -1,0 +1,158 @@
+package mail_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"mime"
+	"mime/multipart"
+	netmail "net/mail"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vigil-monitor/vigil/pkg/mail"
+	"github.com/vigil-monitor/vigil/pkg/smtpsink"
+)
+
+func startSink(t *testing.T) *smtpsink.Sink {
+	t.Helper()
+	sink, err := smtpsink.Start("127.0.0.1:0", "")
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, sink.Close()) })
+	return sink
+}
+
+func sender(t *testing.T, sink *smtpsink.Sink, tls string, mod ...func(*mail.Config)) *mail.SMTP {
+	t.Helper()
+	cfg := mail.Config{Host: "127.0.0.1", Port: sink.Port(), From: "Vigil <vigil@example.com>", TLS: tls, Timeout: 5 * time.Second}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	s, err := mail.NewSMTP(cfg)
+	require.NoError(t, err)
+	return s
+}
+
+// parts reads a received message and returns its headers and its parts by content type.
+func parts(t *testing.T, data []byte) (*netmail.Message, map[string]string) {
+	t.Helper()
+	msg, err := netmail.ReadMessage(bytes.NewReader(data))
+	require.NoError(t, err)
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	require.NoError(t, err)
+	require.Equal(t, "multipart/alternative", mt)
+	out := map[string]string{}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		body, err := io.ReadAll(p) // multipart.Reader decodes quoted-printable
+		require.NoError(t, err)
+		ct, _, err := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		require.NoError(t, err)
+		out[ct] = string(body)
+	}
+	return msg, out
+}
+
+func TestSendMultipart(t *testing.T) {
+	t.Parallel()
+	for _, tls := range []string{mail.TLSNone, mail.TLSOpportunistic} {
+		t.Run(tls, func(t *testing.T) {
+			t.Parallel()
+			sink := startSink(t)
+			err := sender(t, sink, tls).Send(context.Background(), mail.Message{
+				To: []string{"ops@example.com"}, Subject: "[DOWN] shop — HTTP 503",
+				Text: "plain body", HTML: "<p>html body</p>", MessageID: "abc@vigil",
+			})
+			require.NoError(t, err)
+			msgs := sink.Messages()
+			require.Len(t, msgs, 1)
+			require.Equal(t, []string{"ops@example.com"}, msgs[0].To)
+			msg, ps := parts(t, msgs[0].Data)
+			dec := new(mime.WordDecoder)
+			subject, err := dec.DecodeHeader(msg.Header.Get("Subject"))
+			require.NoError(t, err)
+			require.Equal(t, "[DOWN] shop — HTTP 503", subject)
+			require.Equal(t, "<abc@vigil>", msg.Header.Get("Message-Id"))
+			require.Equal(t, "plain body", strings.TrimSpace(ps["text/plain"]))
+			require.Equal(t, "<p>html body</p>", strings.TrimSpace(ps["text/html"]))
+		})
+	}
+}
+
+func TestMandatoryTLSRefusesPlainServer(t *testing.T) {
+	t.Parallel()
+	sink := startSink(t)
+	err := sender(t, sink, mail.TLSMandatory).Send(context.Background(), mail.Message{To: []string{"ops@example.com"}, Subject: "s", Text: "t"})
+	require.Error(t, err, "go-mail's default policy needs STARTTLS, which the plain sink lacks")
+	require.Empty(t, sink.Messages())
+}
+
+func TestHeaderInjection(t *testing.T) {
+	t.Parallel()
+	sink := startSink(t)
+	err := sender(t, sink, mail.TLSNone).Send(context.Background(), mail.Message{
+		To:      []string{"ops@example.com"},
+		Subject: "[DOWN] x\r\nBcc: evil@example.com\r\nX-Evil: 1",
+		Text:    "t", HTML: "<p>t</p>",
+	})
+	require.NoError(t, err)
+	msgs := sink.Messages()
+	require.Len(t, msgs, 1)
+	require.Equal(t, []string{"ops@example.com"}, msgs[0].To, "no extra recipient")
+	msg, _ := parts(t, msgs[0].Data)
+	require.Empty(t, msg.Header.Get("Bcc"))
+	require.Empty(t, msg.Header.Get("X-Evil"))
+	require.NotContains(t, string(msgs[0].Data), "\nBcc:")
+}
+
+func TestAuthAndSecrets(t *testing.T) {
+	t.Parallel()
+	sink := startSink(t)
+	withAuth := func(c *mail.Config) { c.Username, c.Password = "vigil", "s3cret-pass" }
+	require.NoError(t, sender(t, sink, mail.TLSNone, withAuth).Send(context.Background(),
+		mail.Message{To: []string{"ops@example.com"}, Subject: "s", Text: "t"}))
+	require.Len(t, sink.Messages(), 1)
+
+	// A failure never carries the password.
+	require.NoError(t, sink.Stop())
+	err := sender(t, sink, mail.TLSNone, withAuth).Send(context.Background(),
+		mail.Message{To: []string{"ops@example.com"}, Subject: "s", Text: "t"})
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "s3cret-pass")
+}
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		cfg  mail.Config
+	}{
+		{"no host", mail.Config{Port: 25, From: "a@example.com"}},
+		{"bad port", mail.Config{Host: "h", Port: 0, From: "a@example.com"}},
+		{"bad from", mail.Config{Host: "h", Port: 25, From: "not an address"}},
+		{"bad tls", mail.Config{Host: "h", Port: 25, From: "a@example.com", TLS: "sometimes"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := mail.NewSMTP(tt.cfg)
+			require.Error(t, err)
+		})
+	}
+	require.True(t, mail.ValidTLS("opportunistic"))
+	require.False(t, mail.ValidTLS("yes"))
+}
+
+func TestHeaderSafe(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "x  Bcc: e", mail.HeaderSafe("x\r\nBcc: e"))
+	require.Equal(t, "a b c", mail.HeaderSafe("a\tb\u2028c"))
+}
