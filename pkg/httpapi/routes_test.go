@@ -119,7 +119,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	require.Equal(t, openAPIDoc, r.Raw)
 
 	var doc struct {
-		OpenAPI string                               `json:"openapi"`
+		OpenAPI string                    `json:"openapi"`
 		Paths   map[string]map[string]any `json:"paths"`
 	}
 	require.NoError(t, yaml.Unmarshal(openAPIDoc, &doc))
