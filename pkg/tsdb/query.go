@@ -149,6 +149,7 @@ type Latest struct {
 	Outcome    monitor.Outcome `json:"outcome"`
 	ResponseMS float64         `json:"response_ms"`
 	StatusCode int             `json:"status_code"`
+	Reason     string          `json:"reason,omitempty"`
 	Error      string          `json:"error,omitempty"`
 }
 
@@ -196,13 +197,14 @@ func (r *Reader) Latest(ctx context.Context, sites []LatestSite) ([]Latest, erro
 			return nil, fmt.Errorf("tsdb: latest: %w", err)
 		}
 		fmt.Fprintf(&b, "%s\n  |> last()\n  |> yield(name: \"l%d\")\n",
-			r.source(stop.Add(-lb), stop, ids, "", "outcome", "response_ms", "status_code", "error"), i)
+			r.source(stop.Add(-lb), stop, ids, "", "outcome", "response_ms", "status_code", "reason", "error"), i)
 	}
 	type key struct{ id, region string }
 	type fields struct {
 		outcome  *query.FluxRecord
 		response *query.FluxRecord
 		status   *query.FluxRecord
+		reason   *query.FluxRecord
 		errMsg   *query.FluxRecord
 	}
 	found := map[key]*fields{}
@@ -220,6 +222,8 @@ func (r *Reader) Latest(ctx context.Context, sites []LatestSite) ([]Latest, erro
 			f.response = rec
 		case "status_code":
 			f.status = rec
+		case "reason":
+			f.reason = rec
 		case "error":
 			f.errMsg = rec
 		}
@@ -241,6 +245,9 @@ func (r *Reader) Latest(ctx context.Context, sites []LatestSite) ([]Latest, erro
 		}
 		if f.status != nil && f.status.Time().Equal(l.At) {
 			l.StatusCode = int(num(f.status.Value()))
+		}
+		if f.reason != nil && f.reason.Time().Equal(l.At) {
+			l.Reason = str(f.reason.Value())
 		}
 		if f.errMsg != nil && f.errMsg.Time().Equal(l.At) {
 			l.Error = str(f.errMsg.Value())

@@ -49,8 +49,11 @@ type check struct {
 	region   string
 	outcome  monitor.Outcome
 	response float64
-	status   int // 0: no status_code field, as for a check that got no response
+	status   int // 0 for a check that got no response
+	reason   string
 	errMsg   string
+	// noStatus leaves the status_code field out, as an older writer might have.
+	noStatus bool
 }
 
 func (e *queryTestEnv) write(t testing.TB, websiteID string, checks ...check) {
@@ -65,9 +68,10 @@ func (e *queryTestEnv) write(t testing.TB, websiteID string, checks ...check) {
 			"ttfb_ms":     c.response / 2,
 			"up":          c.outcome.Available(),
 			"outcome":     string(c.outcome),
+			"reason":      c.reason,
 			"error":       c.errMsg,
 		}
-		if c.status != 0 {
+		if !c.noStatus {
 			fields["status_code"] = int64(c.status)
 		}
 		points = append(points, write.NewPoint("check",
@@ -271,7 +275,7 @@ func TestLatest(t *testing.T) {
 	now := env.now
 	env.write(t, fast,
 		check{at: now.Add(-3 * time.Minute), region: "europe", outcome: "up", response: 10, status: 200},
-		check{at: now.Add(-2 * time.Minute), region: "europe", outcome: "timeout", response: 5000, errMsg: "deadline exceeded"},
+		check{at: now.Add(-2 * time.Minute), region: "europe", outcome: "timeout", response: 5000, reason: "timeout", errMsg: "deadline exceeded", noStatus: true},
 		check{at: now.Add(-4 * time.Minute), region: "asia", outcome: "down", response: 20, status: 500},
 		check{at: now.Add(-1 * time.Minute), region: "asia", outcome: "up", response: 30, status: 200},
 	)
@@ -292,7 +296,7 @@ func TestLatest(t *testing.T) {
 	}
 	require.Len(t, byKey, 3)
 	ms := func(t time.Time) time.Time { return t.Truncate(time.Nanosecond) }
-	require.Equal(t, Latest{WebsiteID: fast, Region: "europe", At: ms(now.Add(-2 * time.Minute)), Outcome: "timeout", ResponseMS: 5000, Error: "deadline exceeded"}, byKey[fast+"/europe"])
+	require.Equal(t, Latest{WebsiteID: fast, Region: "europe", At: ms(now.Add(-2 * time.Minute)), Outcome: "timeout", ResponseMS: 5000, Reason: "timeout", Error: "deadline exceeded"}, byKey[fast+"/europe"])
 	require.Equal(t, Latest{WebsiteID: fast, Region: "asia", At: ms(now.Add(-time.Minute)), Outcome: "up", ResponseMS: 30, StatusCode: 200}, byKey[fast+"/asia"])
 	require.Equal(t, monitor.OutcomeDegraded, byKey[hourly+"/europe"].Outcome)
 }
@@ -310,7 +314,7 @@ func TestBreakdown(t *testing.T) {
 	)
 	b, err := env.reader.Breakdown(context.Background(), id, "", 1)
 	require.NoError(t, err)
-	require.Equal(t, []StatusCount{{200, 2}, {503, 1}}, b.StatusCodes)
+	require.Equal(t, []StatusCount{{0, 1}, {200, 2}, {503, 1}}, b.StatusCodes)
 	require.InDelta(t, 1, *b.Phases.DNS, 1e-9)
 	require.InDelta(t, 2, *b.Phases.Connect, 1e-9)
 	require.InDelta(t, 3, *b.Phases.TLS, 1e-9)
@@ -318,7 +322,7 @@ func TestBreakdown(t *testing.T) {
 
 	b, err = env.reader.Breakdown(context.Background(), id, "asia", 1)
 	require.NoError(t, err)
-	require.Equal(t, []StatusCount{{503, 1}}, b.StatusCodes)
+	require.Equal(t, []StatusCount{{0, 1}, {503, 1}}, b.StatusCodes)
 	require.InDelta(t, 30, *b.Phases.TTFB, 1e-9)
 }
 
