@@ -43,5 +43,11 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/regions/:id", s.getRegion, apiKey},
 		{http.MethodPatch, "/regions/:id", s.updateRegion, apiKey},
 		{http.MethodDelete, "/regions/:id", s.deleteRegion, apiKey},
+
+		{http.MethodGet, "/monitor", s.listMonitor, apiKey},
+		{http.MethodGet, "/monitor/:id", s.getMonitor, apiKey},
+		{http.MethodGet, "/monitor/:id/uptime", s.getUptime, apiKey},
+		{http.MethodGet, "/monitor/:id/breakdown", s.getBreakdown, apiKey},
+		{http.MethodGet, "/api/status", s.apiStatus, apiKey},
 	}
 }

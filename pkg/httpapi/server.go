@@ -49,6 +49,9 @@ type Params struct {
 	CheckTarget func(*url.URL) error
 	// ReadyTimeout bounds each /readyz check; default 2s.
 	ReadyTimeout time.Duration
+	// Checks reads check results for the monitoring routes (a *tsdb.Reader); when nil they
+	// answer 503.
+	Checks CheckReader
 }
 
 // Server is the REST API.
@@ -64,6 +67,7 @@ type Server struct {
 	websites *postgres.WebsiteStore
 	regions  *postgres.RegionStore
 	keys     *postgres.APIKeyStore
+	mon      *monitorAPI
 
 	// table is the route table with each route's access policy, as registered.
 	table []route
@@ -91,6 +95,7 @@ func New(p Params) (*Server, error) {
 		websites:     postgres.NewWebsiteStore(p.Pool),
 		regions:      postgres.NewRegionStore(p.Pool),
 		keys:         postgres.NewAPIKeyStore(p.Pool),
+		mon:          newMonitorAPI(p.Pool, p.Checks, nil),
 	}
 	e := s.echo
 	e.HideBanner = true
