@@ -1,0 +1,276 @@
+// Command api serves Vigil's REST API and manages its database and API keys.
+//
+//	api [serve]                  migrate, then serve on API_ADDR until SIGINT/SIGTERM
+//	api migrate                  apply the embedded migrations and exit
+//	api keys create --name NAME  create an API key and print it (the only time it is shown)
+//	api keys list                list keys (never the keys themselves)
+//	api keys revoke ID           revoke a key
+//	api --help                   this text and the environment variables
+//
+// Configuration comes from the environment (config.API); --help lists the variables.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigil-monitor/vigil/pkg/config"
+	"github.com/vigil-monitor/vigil/pkg/httpapi"
+	"github.com/vigil-monitor/vigil/pkg/logging"
+	"github.com/vigil-monitor/vigil/pkg/metrics"
+	"github.com/vigil-monitor/vigil/pkg/postgres"
+	"github.com/vigil-monitor/vigil/pkg/probe"
+)
+
+// errUsage is a command line that names no known command; main exits 2.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(1)
+	}
+}
+
+const usageText = `usage:
+  api [serve]                  migrate, then serve the REST API on API_ADDR
+  api migrate                  apply the database migrations and exit
+  api keys create --name NAME  create an API key and print it once
+  api keys list                list API keys
+  api keys revoke ID           revoke an API key
+
+Environment:
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg config.API
+	fs := flag.NewFlagSet("api", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stdout, usageText)
+		if err := config.Usage(stdout, &cfg); err != nil {
+			fmt.Fprintln(stderr, err)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cmd := fs.Args()
+	if len(cmd) > 0 && cmd[0] == "help" {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	if err := config.Load(&cfg); err != nil {
+		return err
+	}
+	log := logging.New(stderr, "api", cfg.Observability)
+
+	switch {
+	case len(cmd) == 0 || cmd[0] == "serve" && len(cmd) == 1:
+		return serve(ctx, cfg, log)
+	case cmd[0] == "migrate" && len(cmd) == 1:
+		if err := postgres.MigrateURL(ctx, cfg.DatabaseURL); err != nil {
+			return err
+		}
+		log.Info("migrations applied")
+		return nil
+	case cmd[0] == "keys":
+		return keys(ctx, cfg, cmd[1:], stdout, stderr)
+	}
+	return fmt.Errorf("%w: unknown command %q (see api --help)", errUsage, strings.Join(cmd, " "))
+}
+
+// serve runs the API until ctx ends. Shutdown order: stop accepting connections and finish the
+// requests in flight within VIGIL_SHUTDOWN_TIMEOUT (http.Server.Shutdown), stop the metrics
+// endpoint, then close the InfluxDB and Redis clients and the PostgreSQL pool.
+func serve(ctx context.Context, cfg config.API, log *slog.Logger) error {
+	// Migrate under tern's advisory lock: replicas that start together take turns.
+	if err := postgres.MigrateURL(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer pool.Close()
+
+	if cfg.APIKey != "" {
+		k, err := postgres.NewAPIKeyStore(pool).Ensure(ctx, "env", cfg.APIKey)
+		if err != nil {
+			return fmt.Errorf("VIGIL_API_KEY: %w", err)
+		}
+		if k.RevokedAt != nil {
+			log.Warn("VIGIL_API_KEY names a revoked key; it will not authenticate", "api_key_id", k.ID)
+		} else {
+			log.Info("VIGIL_API_KEY accepted", "api_key_id", k.ID, "api_key_name", k.Name)
+		}
+	}
+
+	ropts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	ropts.ContextTimeoutEnabled = true
+	rdb := redis.NewClient(ropts)
+	defer func() {
+		if err := rdb.Close(); err != nil {
+			log.Warn("redis: close", "err", err)
+		}
+	}()
+	influx := influxdb2.NewClient(cfg.InfluxURL, cfg.InfluxToken)
+	defer influx.Close()
+
+	guard := probe.NewGuard(cfg.AllowTargetPrefixes())
+	reg := metrics.NewRegistry()
+	api, err := httpapi.New(httpapi.Params{
+		Pool:        pool,
+		Logger:      log,
+		Redis:       rdb,
+		Influx:      influx,
+		CheckTarget: guard.CheckURL,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("API_ADDR: listen %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+
+	var wg sync.WaitGroup
+	metricsCtx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMetrics()
+	wg.Go(func() {
+		if err := metrics.Serve(metricsCtx, cfg.MetricsAddr, reg, pool.Ping, log); err != nil {
+			log.Error("metrics server", "err", err)
+		}
+	})
+	defer wg.Wait()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("api listening", "addr", ln.Addr().String(), "allow_targets", cfg.AllowTargets)
+
+	select {
+	case err := <-serveErr:
+		stopMetrics()
+		return fmt.Errorf("api: serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("api shutting down", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	stopMetrics()
+	if err != nil {
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	log.Info("api stopped")
+	return nil
+}
+
+// keys runs the `api keys` subcommands.
+func keys(ctx context.Context, cfg config.API, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: api keys create|list|revoke", errUsage)
+	}
+	if err := postgres.MigrateURL(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer pool.Close()
+	store := postgres.NewAPIKeyStore(pool)
+
+	switch args[0] {
+	case "create":
+		fs := flag.NewFlagSet("api keys create", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		name := fs.String("name", "", "what the key is for (required)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		n := strings.TrimSpace(*name)
+		if n == "" || len(n) > 200 || fs.NArg() > 0 {
+			return fmt.Errorf("%w: api keys create --name NAME (1 to 200 characters)", errUsage)
+		}
+		k, plain, err := store.Create(ctx, n)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "created key %s (%s); it is shown once, store it now:\n", k.ID, k.Name)
+		fmt.Fprintln(stdout, plain)
+		return nil
+	case "list":
+		if len(args) != 1 {
+			return fmt.Errorf("%w: api keys list", errUsage)
+		}
+		list, err := store.List(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tCREATED\tLAST USED\tREVOKED")
+		for _, k := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Prefix,
+				k.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(k.LastUsedAt), timeOrDash(k.RevokedAt))
+		}
+		return tw.Flush()
+	case "revoke":
+		if len(args) != 2 {
+			return fmt.Errorf("%w: api keys revoke ID", errUsage)
+		}
+		if err := store.Revoke(ctx, args[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "revoked key %s\n", args[1])
+		return nil
+	}
+	return fmt.Errorf("%w: unknown command \"keys %s\" (create, list or revoke)", errUsage, args[0])
+}
+
+func timeOrDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
