@@ -111,7 +111,6 @@ func NewWriter(p WriterParams) *Writer {
 	if p.Logger == nil {
 		p.Logger = slog.New(slog.DiscardHandler)
 	}
-	installClientLogger(p.Logger)
 
 	opts := influxdb2.DefaultOptions().
 		SetBatchSize(uint(p.BatchSize)).
@@ -220,8 +219,8 @@ func (w *Writer) Points() uint64 { return w.points.Load() }
 // Errors is how many write attempts failed (each failed batch counts once per attempt).
 func (w *Writer) Errors() uint64 { return w.errs.Load() }
 
-// Dropped is how many batches were given up after their retries ran out, plus those the client
-// discarded from a full retry buffer.
+// Dropped is how many batches were given up after their retries ran out, plus, once
+// InstallClientLogger has run, those the client discarded on its own.
 func (w *Writer) Dropped() uint64 { return w.dropped.Load() + clientDiscards.Load() }
 
 func (w *Writer) feed() {
@@ -345,14 +344,13 @@ func quote(b *strings.Builder, s string) {
 // buffer, an expired batch), which it reports only through its process-wide logger.
 var clientDiscards atomic.Uint64
 
-var installLogger sync.Once
-
-// installClientLogger routes the influxdb client's process-wide log through slog, once, so
-// that its messages come out as structured logs and its silent discards are counted.
-func installClientLogger(l *slog.Logger) {
-	installLogger.Do(func() {
-		influxlog.Log = &clientLogger{log: l.With("component", "influxdb_client")}
-	})
+// InstallClientLogger routes the influxdb client's log through l, so that its messages come
+// out as structured logs and the batches it discards on its own (a full retry buffer, an
+// expired batch, a non-retryable error) are counted in every Writer's Dropped. The client's
+// logger is a process-wide variable that it reads without synchronisation: call this once,
+// at the start of main, before any client exists.
+func InstallClientLogger(l *slog.Logger) {
+	influxlog.Log = &clientLogger{log: l.With("component", "influxdb_client")}
 }
 
 type clientLogger struct{ log *slog.Logger }

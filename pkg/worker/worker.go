@@ -1,0 +1,509 @@
+// Package worker is the region worker's process loop: it reads due checks from the region's
+// stream, probes them with bounded concurrency, hands each result to the InfluxDB writer and
+// then completes the job (pair state, transition event, retry schedule, pending marker and
+// XACK in one atomic step, see queue.StateStore). Jobs that a dead consumer left pending are
+// reclaimed; jobs that keep failing go to the dead-letter stream.
+//
+// Shutdown order, when Run's context is cancelled:
+//  1. stop reading and reclaiming: no new job starts;
+//  2. let the checks in flight finish, for up to 3/4 of ShutdownTimeout; checks still running are
+//     cancelled and abandoned unrecorded (a cancelled check says nothing about the target), so
+//     their jobs stay pending and another consumer reclaims them;
+//  3. flush the InfluxDB writer, so the results of finished checks are posted;
+//  4. complete (and so ACK) the finished checks that are still waiting in the completion batch;
+//  5. return, within ShutdownTimeout of the cancel. The caller then closes the writer and the
+//     Redis client.
+package worker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigil-monitor/vigil/pkg/monitor"
+	"github.com/vigil-monitor/vigil/pkg/queue"
+)
+
+// Defaults of Params.
+const (
+	DefaultConcurrency     = 256
+	DefaultShutdownTimeout = 20 * time.Second
+	DefaultReclaimGrace    = 30 * time.Second
+	// DefaultCompleteWait is how long a completion batch gathers finished jobs before it runs:
+	// long enough to turn thousands of checks per second into a few dozen round trips, short
+	// against a check's own duration.
+	DefaultCompleteWait  = 2 * time.Millisecond
+	DefaultCompleteBatch = 512
+	DefaultCompleters    = 2
+	maxJobTimeout        = time.Duration(monitor.MaxTimeoutMS) * time.Millisecond
+)
+
+// Prober runs one check. probe.HTTP is the real one.
+type Prober interface {
+	Probe(ctx context.Context, job monitor.Job) monitor.Result
+}
+
+// ResultWriter takes check results for the time-series store. tsdb.Writer is the real one.
+// Write returns once the result is handed over (the job may then be acked); Flush posts
+// everything handed over so far.
+type ResultWriter interface {
+	Write(ctx context.Context, r monitor.Result) error
+	Flush(ctx context.Context) error
+}
+
+// Metrics receives what the worker counts; metrics.Worker implements it. Optional.
+type Metrics interface {
+	ObserveCheck(outcome monitor.Outcome, took time.Duration)
+	CheckStarted() (done func())
+	Reclaimed(n int)
+	DeadLettered(n int)
+	Transition(state monitor.State)
+}
+
+// Params configures a Worker. Zero values take the defaults.
+type Params struct {
+	Region   string
+	Consumer *queue.Consumer
+	States   *queue.StateStore
+	Prober   Prober
+	Writer   ResultWriter
+	Metrics  Metrics
+	Logger   *slog.Logger
+	// Now is the clock that stamps completion times and the retry schedule. Default time.Now.
+	Now func() time.Time
+
+	// Concurrency bounds the checks running at once.
+	Concurrency int
+	// ReadBatch bounds the entries one XREADGROUP asks for. Default min(Concurrency, 128).
+	ReadBatch int
+	// ReclaimIdle is how long an entry must have been pending on a consumer before it is
+	// presumed dead and the entry reclaimed. Default: ReclaimGrace plus the longest timeout a
+	// job may have (monitor.MaxTimeoutMS), so that no live check is ever taken over.
+	ReclaimIdle  time.Duration
+	ReclaimGrace time.Duration
+	// ReclaimEvery is how often the reclaimer looks. Default ReclaimIdle/4, at most 15 s.
+	ReclaimEvery    time.Duration
+	ShutdownTimeout time.Duration
+
+	CompleteWait  time.Duration
+	CompleteBatch int
+	Completers    int
+}
+
+// Worker is one consumer of a region's check stream.
+type Worker struct {
+	p     Params
+	log   *slog.Logger
+	stats Stats
+
+	sem         chan struct{}
+	completions chan queue.Completion
+}
+
+// New returns a worker; Run starts it.
+func New(p Params) (*Worker, error) {
+	if p.Consumer == nil || p.States == nil || p.Prober == nil || p.Writer == nil {
+		return nil, errors.New("worker: Consumer, States, Prober and Writer are required")
+	}
+	if p.Region == "" {
+		return nil, errors.New("worker: empty region")
+	}
+	p.Concurrency = cmp.Or(p.Concurrency, DefaultConcurrency)
+	p.ReadBatch = cmp.Or(p.ReadBatch, min(p.Concurrency, 128))
+	p.ReclaimGrace = cmp.Or(p.ReclaimGrace, DefaultReclaimGrace)
+	p.ReclaimIdle = cmp.Or(p.ReclaimIdle, p.ReclaimGrace+maxJobTimeout)
+	p.ReclaimEvery = cmp.Or(p.ReclaimEvery, min(p.ReclaimIdle/4, 15*time.Second))
+	p.ShutdownTimeout = cmp.Or(p.ShutdownTimeout, DefaultShutdownTimeout)
+	p.CompleteWait = cmp.Or(p.CompleteWait, DefaultCompleteWait)
+	p.CompleteBatch = cmp.Or(p.CompleteBatch, DefaultCompleteBatch)
+	p.Completers = cmp.Or(p.Completers, DefaultCompleters)
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	if p.Metrics == nil {
+		p.Metrics = nopMetrics{}
+	}
+	return &Worker{
+		p:           p,
+		log:         p.Logger.With("region", p.Region, "consumer", p.Consumer.Name()),
+		sem:         make(chan struct{}, p.Concurrency),
+		completions: make(chan queue.Completion, 2*p.CompleteBatch),
+	}, nil
+}
+
+// Stats returns the worker's counters.
+func (w *Worker) Stats() *Stats { return &w.stats }
+
+// Run works until ctx is cancelled, then stops in the order the package documents. It returns
+// nil after a clean stop, or an error if it could not start.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.start(ctx); err != nil {
+		return err
+	}
+	w.log.Info("worker started", "concurrency", w.p.Concurrency, "reclaim_idle", w.p.ReclaimIdle.String())
+
+	// Checks and completions outlive ctx: they run on work, which ends only when the shutdown
+	// deadline passes, and on final, which ends after the last completion batch.
+	work, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	final, stopFinal := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFinal()
+
+	var jobs, feeders, completers sync.WaitGroup
+	for range w.p.Completers {
+		completers.Go(func() { w.complete(final) })
+	}
+	feeders.Go(func() { w.read(ctx, work, &jobs) })
+	feeders.Go(func() { w.reclaim(ctx, work, &jobs) })
+
+	<-ctx.Done()
+	// ShutdownTimeout bounds the whole stop: running checks get three quarters of it, the
+	// flush and the last completions the rest (they take milliseconds unless a store fails).
+	stopBy := time.Now().Add(w.p.ShutdownTimeout)
+	w.log.Info("worker stopping: no new checks", "in_flight", len(w.sem))
+	feeders.Wait()
+
+	deadline := time.AfterFunc(time.Until(stopBy.Add(-w.p.ShutdownTimeout/4)), func() {
+		w.log.Warn("shutdown timeout: abandoning the checks still running", "in_flight", len(w.sem))
+		abandon()
+	})
+	jobs.Wait()
+	deadline.Stop()
+
+	flushCtx, cancelFlush := context.WithDeadline(final, stopBy)
+	defer cancelFlush()
+	if err := w.p.Writer.Flush(flushCtx); err != nil {
+		w.log.Error("flush results on shutdown", "err", err)
+	}
+	close(w.completions)
+	done := make(chan struct{})
+	go func() { completers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-flushCtx.Done():
+		w.log.Error("completions still failing at shutdown; their jobs stay pending and will be reclaimed")
+		stopFinal()
+		<-done
+	}
+	s := w.stats.Snapshot()
+	w.log.Info("worker stopped", "checks", s.Checks, "completed", s.Completed, "abandoned", s.Abandoned)
+	return nil
+}
+
+// start joins the consumer group and loads the completion script, retrying while Redis is not
+// there yet, so that a worker started before Redis waits for it.
+func (w *Worker) start(ctx context.Context) error {
+	b := backoff{}
+	for {
+		err := w.p.Consumer.EnsureGroup(ctx)
+		if err == nil {
+			err = w.p.States.Load(ctx)
+		}
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("worker: start: %w", err)
+		}
+		w.log.Warn("cannot join the consumer group yet", "err", err)
+		if !b.wait(ctx) {
+			return fmt.Errorf("worker: start: %w", ctx.Err())
+		}
+	}
+}
+
+// read feeds new entries to checks, asking Redis for no more entries than there are free
+// slots, so that an entry never waits in this process (where it would age towards a reclaim)
+// for lack of a slot.
+func (w *Worker) read(ctx, work context.Context, jobs *sync.WaitGroup) {
+	b := backoff{}
+	for {
+		n, ok := w.acquire(ctx, w.p.ReadBatch)
+		if !ok {
+			return
+		}
+		ds, err := w.p.Consumer.Read(ctx, n)
+		w.release(n - len(ds))
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			w.log.Error("read jobs", "err", err)
+			if !b.wait(ctx) {
+				return
+			}
+			continue
+		}
+		b.reset()
+		for _, d := range ds {
+			jobs.Go(func() { w.run(work, d) })
+		}
+	}
+}
+
+// reclaim periodically takes over entries that other (dead) consumers left pending.
+func (w *Worker) reclaim(ctx, work context.Context, jobs *sync.WaitGroup) {
+	t := time.NewTicker(w.p.ReclaimEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for ctx.Err() == nil {
+			n, ok := w.acquire(ctx, w.p.ReadBatch)
+			if !ok {
+				return
+			}
+			res, err := w.p.Consumer.Reclaim(ctx, w.p.ReclaimIdle, n)
+			w.release(n - len(res.Deliveries))
+			if err != nil {
+				if ctx.Err() == nil {
+					w.log.Error("reclaim jobs", "err", err)
+				}
+				break
+			}
+			if res.DeadLettered > 0 {
+				w.stats.DeadLettered.Add(uint64(res.DeadLettered))
+				w.p.Metrics.DeadLettered(res.DeadLettered)
+			}
+			if len(res.Deliveries) > 0 {
+				w.stats.Reclaimed.Add(uint64(len(res.Deliveries)))
+				w.p.Metrics.Reclaimed(len(res.Deliveries))
+				w.log.Info("reclaimed jobs from a dead consumer", "count", len(res.Deliveries))
+			}
+			for _, d := range res.Deliveries {
+				jobs.Go(func() { w.run(work, d) })
+			}
+			if len(res.Deliveries)+res.DeadLettered < n {
+				break
+			}
+		}
+	}
+}
+
+// acquire takes at least one and at most max check slots, waiting for the first.
+func (w *Worker) acquire(ctx context.Context, max int) (int, bool) {
+	select {
+	case w.sem <- struct{}{}:
+	case <-ctx.Done():
+		return 0, false
+	}
+	n := 1
+	for n < max {
+		select {
+		case w.sem <- struct{}{}:
+			n++
+		default:
+			return n, true
+		}
+	}
+	return n, true
+}
+
+func (w *Worker) release(n int) {
+	for range n {
+		<-w.sem
+	}
+}
+
+// run checks one job, hands the result to the writer and queues the job's completion. The slot
+// is released once the completion is queued: completing is batched and cheap, and holding the
+// slot through it would make the batch wait longer than the check.
+func (w *Worker) run(work context.Context, d queue.Delivery) {
+	defer w.release(1)
+	done := w.p.Metrics.CheckStarted()
+	start := time.Now()
+	res := w.p.Prober.Probe(work, d.Job)
+	took := time.Since(start)
+	done()
+	if work.Err() != nil {
+		// Cancelled by the shutdown deadline: not a result. The job stays pending.
+		w.stats.Abandoned.Add(1)
+		return
+	}
+	res.WebsiteID = cmp.Or(res.WebsiteID, d.Job.WebsiteID)
+	res.Region = cmp.Or(res.Region, w.p.Region)
+	if res.At.IsZero() {
+		res.At = w.p.Now().Add(-took)
+	}
+	if err := w.p.Writer.Write(work, res); err != nil {
+		// Not handed over: do not ack; the job is redelivered through a reclaim.
+		w.stats.Abandoned.Add(1)
+		w.log.Error("hand result to the writer", "website_id", d.Job.WebsiteID, "err", err)
+		return
+	}
+	w.stats.countCheck(res.Outcome)
+	w.p.Metrics.ObserveCheck(res.Outcome, took)
+	select {
+	case w.completions <- queue.Completion{Delivery: d, Result: res, Now: w.p.Now()}:
+	case <-work.Done():
+		// Completions are stuck (Redis is failing) and the stop ran out of time. The job stays
+		// pending; its rerun writes a second point, which is better than a lost state update.
+		w.stats.Abandoned.Add(1)
+	}
+}
+
+// complete gathers finished jobs for up to CompleteWait (or CompleteBatch jobs) and completes
+// them in one pipelined call, until the completions channel is closed and drained.
+func (w *Worker) complete(ctx context.Context) {
+	batch := make([]queue.Completion, 0, w.p.CompleteBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		c, ok := <-w.completions
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], c)
+		timer.Reset(w.p.CompleteWait)
+	gather:
+		for len(batch) < w.p.CompleteBatch {
+			select {
+			case c, ok := <-w.completions:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, c)
+			case <-timer.C:
+				break gather
+			}
+		}
+		timer.Stop()
+		w.completeBatch(ctx, batch)
+	}
+}
+
+// completeBatch completes a batch, retrying with backoff while Redis fails as a whole, so that
+// a Redis blip delays acks instead of losing results. It gives up only when ctx ends (a stop
+// that ran out of time); the jobs then stay pending and are reclaimed.
+func (w *Worker) completeBatch(ctx context.Context, batch []queue.Completion) {
+	b := backoff{}
+	for {
+		res, err := w.p.States.Complete(ctx, batch)
+		if err == nil {
+			for i, r := range res {
+				w.completed(batch[i], r)
+			}
+			return
+		}
+		w.stats.CompleteErrors.Add(1)
+		w.log.Error("complete jobs", "count", len(batch), "err", err)
+		if !b.wait(ctx) {
+			return
+		}
+	}
+}
+
+func (w *Worker) completed(c queue.Completion, r queue.Completed) {
+	switch {
+	case r.Err != nil:
+		w.stats.CompleteErrors.Add(1)
+		w.log.Error("complete job", "id", c.Delivery.ID, "website_id", c.Delivery.Job.WebsiteID, "err", r.Err)
+		return
+	case r.Duplicate:
+		w.stats.Duplicates.Add(1)
+	}
+	w.stats.Completed.Add(1)
+	if t := r.Transition; t != nil {
+		w.stats.Transitions.Add(1)
+		w.p.Metrics.Transition(t.To)
+		w.log.Info("state confirmed", "website_id", t.WebsiteID, "from", t.From, "to", t.To,
+			"at", t.At, "outcome", t.Outcome, "reason", t.Reason)
+	}
+}
+
+// Stats are the worker's own counters, for tests, benchmarks and whatever exports them.
+type Stats struct {
+	checks         [5]atomic.Uint64 // by outcome, in outcomeIndex order
+	Completed      atomic.Uint64
+	Duplicates     atomic.Uint64
+	Transitions    atomic.Uint64
+	Reclaimed      atomic.Uint64
+	DeadLettered   atomic.Uint64
+	Abandoned      atomic.Uint64
+	CompleteErrors atomic.Uint64
+}
+
+var outcomes = [5]monitor.Outcome{monitor.OutcomeUp, monitor.OutcomeDegraded, monitor.OutcomeDown, monitor.OutcomeTimeout, monitor.OutcomeBlocked}
+
+func (s *Stats) countCheck(o monitor.Outcome) {
+	for i, k := range outcomes {
+		if k == o {
+			s.checks[i].Add(1)
+			return
+		}
+	}
+}
+
+// Checks returns how many checks ended with outcome o.
+func (s *Stats) Checks(o monitor.Outcome) uint64 {
+	for i, k := range outcomes {
+		if k == o {
+			return s.checks[i].Load()
+		}
+	}
+	return 0
+}
+
+// StatsSnapshot is a copy of Stats at one moment.
+type StatsSnapshot struct {
+	Checks, Completed, Duplicates, Transitions, Reclaimed, DeadLettered, Abandoned, CompleteErrors uint64
+	ByOutcome                                                                                      map[monitor.Outcome]uint64
+}
+
+// Snapshot copies the counters.
+func (s *Stats) Snapshot() StatsSnapshot {
+	out := StatsSnapshot{ByOutcome: map[monitor.Outcome]uint64{}}
+	for i, o := range outcomes {
+		n := s.checks[i].Load()
+		out.ByOutcome[o] = n
+		out.Checks += n
+	}
+	out.Completed = s.Completed.Load()
+	out.Duplicates = s.Duplicates.Load()
+	out.Transitions = s.Transitions.Load()
+	out.Reclaimed = s.Reclaimed.Load()
+	out.DeadLettered = s.DeadLettered.Load()
+	out.Abandoned = s.Abandoned.Load()
+	out.CompleteErrors = s.CompleteErrors.Load()
+	return out
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) ObserveCheck(monitor.Outcome, time.Duration) {}
+func (nopMetrics) CheckStarted() func()                        { return func() {} }
+func (nopMetrics) Reclaimed(int)                               {}
+func (nopMetrics) DeadLettered(int)                            {}
+func (nopMetrics) Transition(monitor.State)                    {}
+
+// backoff waits 100 ms, doubling to 5 s, with jitter, between attempts at something that
+// failed.
+type backoff struct{ n int }
+
+func (b *backoff) reset() { b.n = 0 }
+
+func (b *backoff) wait(ctx context.Context) bool {
+	d := min(100*time.Millisecond<<min(b.n, 6), 5*time.Second)
+	b.n++
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
