@@ -25,7 +25,7 @@ import (
 var allowLoopback1 = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 
 // newServer starts an httptest server whose connection errors do not spam the test log.
-func newServer(t *testing.T, h http.Handler) *httptest.Server {
+func newServer(t testing.TB, h http.Handler) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)

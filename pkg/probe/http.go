@@ -159,7 +159,7 @@ func (p *HTTP) Probe(ctx context.Context, job monitor.Job) (res monitor.Result) 
 	resp, err := p.client.Do(req)
 	if err != nil {
 		res.Phases = tr.phases(p.now())
-		return classify(ctx, pctx, res, err, req.URL.Hostname())
+		return classify(ctx, pctx, res, err, req.URL.Hostname(), tr.stage())
 	}
 	defer resp.Body.Close()
 	res.StatusCode = resp.StatusCode
@@ -181,7 +181,7 @@ func (p *HTTP) Probe(ctx context.Context, job monitor.Job) (res monitor.Result) 
 		switch {
 		case found:
 		case err != nil:
-			return classifyBody(ctx, pctx, res, err)
+			return classifyBody(ctx, pctx, res, err, tr.stage())
 		default:
 			res.Outcome, res.Reason = monitor.OutcomeDown, ReasonKeyword
 			res.Message = fmt.Sprintf("keyword not found in the first %d KiB of the body", monitor.MaxBodyBytes>>10)
@@ -334,10 +334,38 @@ func (t *trace) phases(end time.Time) monitor.Phases {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ph := monitor.Phases{DNS: t.dns, Connect: t.connect, TLS: t.tls, Total: end.Sub(t.start)}
+	// A phase still running when the check ended (it stalled there) counts up to the end.
+	if !t.dnsStart.IsZero() {
+		ph.DNS += end.Sub(t.dnsStart)
+	}
+	if !t.connStart.IsZero() {
+		ph.Connect += end.Sub(t.connStart)
+	}
+	if !t.tlsStart.IsZero() {
+		ph.TLS += end.Sub(t.tlsStart)
+	}
 	if !t.firstByte.IsZero() {
 		ph.TTFB = t.firstByte.Sub(t.start)
 	}
 	return ph
+}
+
+// stage names the phase a check was in, for the message of a timeout.
+func (t *trace) stage() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case !t.dnsStart.IsZero():
+		return "the DNS answer"
+	case !t.connStart.IsZero():
+		return "the connection"
+	case !t.tlsStart.IsZero():
+		return "the TLS handshake"
+	case t.firstByte.IsZero():
+		return "the response"
+	default:
+		return "the rest of the response"
+	}
 }
 
 func (t *trace) certExpiry() time.Time {

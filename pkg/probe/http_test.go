@@ -289,6 +289,10 @@ func TestHTTPProbe(t *testing.T) {
 			name:  "accepts and never answers",
 			setup: raw(neverAnswer), timeout: 300,
 			want: monitor.OutcomeTimeout, reason: ReasonTimeout,
+			check: func(t *testing.T, res monitor.Result) {
+				require.Contains(t, res.Message, "waiting for the response")
+				require.GreaterOrEqual(t, res.Phases.Total, 300*time.Millisecond)
+			},
 		},
 		{
 			name: "slowloris headers",
@@ -331,6 +335,9 @@ func TestHTTPProbe(t *testing.T) {
 			job:     func(j *monitor.Job) { j.Keyword = "never" },
 			timeout: 500,
 			want:    monitor.OutcomeTimeout, reason: ReasonTimeout, status: 200,
+			check: func(t *testing.T, res monitor.Result) {
+				require.Contains(t, res.Message, "waiting for the rest of the response")
+			},
 		},
 		{
 			name: "endless headers",
@@ -424,6 +431,10 @@ func TestHTTPProbe(t *testing.T) {
 			},
 			timeout: 300,
 			want:    monitor.OutcomeTimeout, reason: ReasonTimeout,
+			check: func(t *testing.T, res monitor.Result) {
+				require.Contains(t, res.Message, "waiting for the TLS handshake")
+				require.Positive(t, res.Phases.TLS)
+			},
 		},
 		{
 			name: "plain http to a tls port",

@@ -40,7 +40,7 @@ const maxMessage = 200
 
 // classify turns a failed exchange into its outcome. parent is the caller's context, pctx the
 // check's own (with the deadline), so that a worker shutting down is not taken for a timeout.
-func classify(parent, pctx context.Context, res monitor.Result, err error, host string) monitor.Result {
+func classify(parent, pctx context.Context, res monitor.Result, err error, host, stage string) monitor.Result {
 	set := func(o monitor.Outcome, reason, msg string) monitor.Result {
 		res.Outcome, res.Reason, res.Message = o, reason, truncate(msg)
 		return res
@@ -59,7 +59,7 @@ func classify(parent, pctx context.Context, res monitor.Result, err error, host 
 	case parent.Err() != nil:
 		return set(monitor.OutcomeDown, ReasonCanceled, "check canceled")
 	case errors.Is(pctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded), isTimeout(err):
-		return set(monitor.OutcomeTimeout, ReasonTimeout, "no complete response within the deadline")
+		return set(monitor.OutcomeTimeout, ReasonTimeout, timeoutMessage(res, stage))
 	case errors.As(err, &dnsErr):
 		return set(monitor.OutcomeDown, ReasonDNS, "cannot resolve "+dnsErr.Name+": "+dnsErr.Err)
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -82,17 +82,21 @@ func classify(parent, pctx context.Context, res monitor.Result, err error, host 
 }
 
 // classifyBody turns a failed body read (while looking for the keyword) into its outcome.
-func classifyBody(parent, pctx context.Context, res monitor.Result, err error) monitor.Result {
+func classifyBody(parent, pctx context.Context, res monitor.Result, err error, stage string) monitor.Result {
 	switch {
 	case parent.Err() != nil:
 		res.Outcome, res.Reason, res.Message = monitor.OutcomeDown, ReasonCanceled, "check canceled"
 	case errors.Is(pctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded), isTimeout(err):
-		res.Outcome, res.Reason, res.Message = monitor.OutcomeTimeout, ReasonTimeout, "body not received within the deadline"
+		res.Outcome, res.Reason, res.Message = monitor.OutcomeTimeout, ReasonTimeout, timeoutMessage(res, stage)
 	default:
 		res.Outcome, res.Reason = monitor.OutcomeDown, ReasonBody
 		res.Message = truncate("reading the body: " + innerMessage(err))
 	}
 	return res
+}
+
+func timeoutMessage(res monitor.Result, stage string) string {
+	return fmt.Sprintf("timed out after %d ms waiting for %s", res.Phases.Total.Milliseconds(), stage)
 }
 
 func isTimeout(err error) bool {
