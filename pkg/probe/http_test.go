@@ -667,3 +667,38 @@ func TestProbeNeverPanics(t *testing.T) {
 		require.NotEqual(t, monitor.OutcomeUp, res.Outcome)
 	}
 }
+
+// TestManySlowTargets runs a crowd of checks against targets that accept and never answer:
+// every one times out within its deadline, and no goroutine or connection is left behind.
+func TestManySlowTargets(t *testing.T) {
+	// Not parallel: it counts goroutines. Each check costs two descriptors here (client and
+	// server side), so 2,000 stay well inside this machine's limit of 20,000.
+	n := 2000
+	if testing.Short() {
+		n = 200
+	}
+	base := runtime.NumGoroutine()
+	t.Cleanup(func() { requireNoGoroutineLeak(t, base) })
+	var targets []string
+	for range 4 {
+		targets = append(targets, "http://"+rawServer(t, "127.0.0.1:0", neverAnswer)+"/")
+	}
+	p := NewHTTP(NewGuard(allowLoopback1))
+	const timeoutMS = 1000
+	results := make(chan monitor.Result, n)
+	for i := range n {
+		go func() {
+			results <- p.Probe(context.Background(), monitor.Job{URL: targets[i%len(targets)], TimeoutMS: timeoutMS})
+		}()
+	}
+	outcomes := map[monitor.Outcome]int{}
+	var slowest time.Duration
+	for range n {
+		res := <-results
+		outcomes[res.Outcome]++
+		slowest = max(slowest, res.Phases.Total)
+	}
+	t.Logf("%d slow targets: outcomes %v, slowest verdict after %s", n, outcomes, slowest)
+	require.Equal(t, map[monitor.Outcome]int{monitor.OutcomeTimeout: n}, outcomes)
+	require.Less(t, slowest, timeoutMS*time.Millisecond+3*time.Second)
+}
