@@ -37,6 +37,7 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/metrics"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/probe"
+	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
 
 // errUsage is a command line that names no known command; main exits 2.
@@ -154,6 +155,8 @@ func serve(ctx context.Context, cfg config.API, log *slog.Logger) error {
 		Redis:       rdb,
 		Influx:      influx,
 		CheckTarget: guard.CheckURL,
+		Checks:      tsdb.NewReader(influx.QueryAPI(cfg.InfluxOrg), cfg.InfluxBucket, nil),
+		Metrics:     metrics.NewAPI(reg),
 	})
 	if err != nil {
 		return err

@@ -2,11 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
@@ -160,4 +163,27 @@ func TestNewRequiresPoolAndLogger(t *testing.T) {
 	t.Parallel()
 	_, err := New(Params{Logger: slog.New(slog.DiscardHandler)})
 	require.Error(t, err)
+}
+
+// observed records requests as a RequestObserver.
+type observed struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (o *observed) ObserveRequest(method, route string, code int, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.seen = append(o.seen, fmt.Sprintf("%s %s %d", method, route, code))
+}
+
+func TestMetricsUseRoutePatterns(t *testing.T) {
+	t.Parallel()
+	obs := &observed{}
+	a := newTestAPI(t, func(p *Params) { p.Metrics = obs })
+	a.do("GET", "/websites/00000000-0000-0000-0000-000000000000", "")
+	a.do("GET", "/no/such/path", "")
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	require.Equal(t, []string{"GET /websites/:id 404", "GET unmatched 404"}, obs.seen)
 }

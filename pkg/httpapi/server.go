@@ -52,6 +52,14 @@ type Params struct {
 	// Checks reads check results for the monitoring routes (a *tsdb.Reader); when nil they
 	// answer 503.
 	Checks CheckReader
+	// Metrics records every request by route pattern (a *metrics.API); nil records nothing.
+	Metrics RequestObserver
+}
+
+// RequestObserver records a served request. route is the route pattern, never the raw path,
+// so that metric labels stay bounded.
+type RequestObserver interface {
+	ObserveRequest(method, route string, code int, took time.Duration)
 }
 
 // Server is the REST API.
@@ -63,6 +71,7 @@ type Server struct {
 	influx       InfluxPinger
 	readyTimeout time.Duration
 	validator    *websiteValidator
+	metrics      RequestObserver
 
 	websites *postgres.WebsiteStore
 	regions  *postgres.RegionStore
@@ -91,6 +100,7 @@ func New(p Params) (*Server, error) {
 		redis:        p.Redis,
 		influx:       p.Influx,
 		readyTimeout: p.ReadyTimeout,
+		metrics:      p.Metrics,
 		validator:    newWebsiteValidator(p.CheckTarget),
 		websites:     postgres.NewWebsiteStore(p.Pool),
 		regions:      postgres.NewRegionStore(p.Pool),
@@ -148,16 +158,24 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := next(c); err != nil {
 			c.Error(err)
 		}
+		took := time.Since(start)
+		route := c.Path()
+		if route == "" || route == "/*" {
+			route = "unmatched"
+		}
+		if s.metrics != nil {
+			s.metrics.ObserveRequest(c.Request().Method, route, c.Response().Status, took)
+		}
 		level := slog.LevelInfo
-		if p := c.Path(); p == "/healthz" || p == "/readyz" {
+		if route == "/healthz" || route == "/readyz" {
 			level = slog.LevelDebug
 		}
 		s.log.Log(c.Request().Context(), level, "http request",
 			"method", c.Request().Method,
-			"route", c.Path(),
+			"route", route,
 			"path", c.Request().URL.Path,
 			"status", c.Response().Status,
-			"duration_ms", time.Since(start).Milliseconds(),
+			"duration_ms", took.Milliseconds(),
 			"api_key_id", c.Get(ctxAPIKeyID),
 		)
 		return nil
