@@ -1,0 +1,156 @@
+// Command worker runs the checks of one region: it joins the region's consumer group on its
+// Redis stream, probes each due check, writes the results to InfluxDB and emits the confirmed
+// state transitions. Run several per region for capacity and failover.
+//
+//	worker --region NAME [--help]
+//
+// The region may also come from VIGIL_REGION; the rest of the configuration comes from the
+// environment, which --help lists.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigil-monitor/vigil/pkg/config"
+	"github.com/vigil-monitor/vigil/pkg/logging"
+	"github.com/vigil-monitor/vigil/pkg/metrics"
+	"github.com/vigil-monitor/vigil/pkg/probe"
+	"github.com/vigil-monitor/vigil/pkg/queue"
+	"github.com/vigil-monitor/vigil/pkg/tsdb"
+	"github.com/vigil-monitor/vigil/pkg/worker"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+// run wires the worker and runs it until ctx ends. Shutdown order: the worker stops reading,
+// finishes the checks in flight (up to VIGIL_SHUTDOWN_TIMEOUT), flushes InfluxDB and acks
+// (worker.Run returns after that); then the metrics server stops, the InfluxDB writer closes
+// (a last flush) and the Redis client closes.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg config.Worker
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	region := fs.String("region", "", "region whose checks this worker runs (overrides VIGIL_REGION)")
+	fs.Usage = func() {
+		fmt.Fprintln(stdout, "usage: worker --region NAME\n\nRuns the checks of one region. Flags:")
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		fmt.Fprintln(stdout, "\nEnvironment:")
+		if err := config.Usage(stdout, &cfg); err != nil {
+			fmt.Fprintln(stderr, err)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q (see --help)", fs.Args())
+	}
+	if err := config.Load(&cfg); err != nil {
+		return err
+	}
+	if *region != "" {
+		cfg.Region = *region
+	}
+	if err := cfg.RequireRegion(); err != nil {
+		return err
+	}
+	log := logging.New(stderr, "worker", cfg.Observability).With("region", cfg.Region)
+	tsdb.InstallClientLogger(log)
+
+	ropts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	// Without it a blocked XREADGROUP ignores the context and a stop waits for the block.
+	ropts.ContextTimeoutEnabled = true
+	rdb := redis.NewClient(ropts)
+	defer func() {
+		if err := rdb.Close(); err != nil {
+			log.Warn("redis: close", "err", err)
+		}
+	}()
+
+	reg := metrics.NewRegistry()
+	m := metrics.NewWorker(reg, cfg.Region)
+	writer := tsdb.NewWriter(tsdb.WriterParams{
+		URL: cfg.InfluxURL, Token: cfg.InfluxToken, Org: cfg.InfluxOrg, Bucket: cfg.InfluxBucket,
+		Logger: log, OnError: m.WriteError,
+	})
+	defer writer.Close()
+	pingCtx, cancelPing := context.WithTimeout(ctx, 5*time.Second)
+	if err := writer.Ping(pingCtx); err != nil {
+		// Not fatal: points wait in the writer's buffers and retries until InfluxDB is back.
+		log.Warn("influxdb not reachable at start", "err", err)
+	}
+	cancelPing()
+
+	keys := queue.Keys{Prefix: cfg.RedisPrefix}
+	consumerName := cfg.ConsumerName()
+	w, err := worker.New(worker.Params{
+		Region: cfg.Region,
+		Consumer: queue.NewConsumer(rdb, queue.ConsumerParams{
+			Keys: keys, Region: cfg.Region, Name: consumerName, Block: 2 * time.Second,
+			MaxDeliveries: cfg.MaxDeliveries, Logger: log,
+		}),
+		States:          queue.NewStateStore(rdb, queue.StateParams{Keys: keys, Region: cfg.Region}),
+		Prober:          probe.NewHTTP(probe.NewGuard(cfg.AllowTargetPrefixes())),
+		Writer:          writer,
+		Metrics:         m,
+		Logger:          log,
+		Concurrency:     cfg.Concurrency,
+		ReclaimGrace:    cfg.ReclaimGrace,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+	})
+	if err != nil {
+		return err
+	}
+
+	ready := func(ctx context.Context) error {
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+		return writer.Ping(ctx)
+	}
+	var wg sync.WaitGroup
+	srvCtx, stopSrv := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSrv()
+	wg.Go(func() {
+		if err := metrics.Serve(srvCtx, cfg.MetricsAddr, reg, ready, log); err != nil {
+			log.Error("metrics server", "err", err)
+		}
+	})
+
+	log.Info("worker starting", "consumer", consumerName, "concurrency", cfg.Concurrency,
+		"redis_prefix", cfg.RedisPrefix, "allow_targets", cfg.AllowTargets)
+	err = w.Run(ctx)
+	stopSrv()
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	log.Info("worker stopped", "influx_write_errors", writer.Errors(), "influx_dropped_batches", writer.Dropped())
+	return nil
+}
