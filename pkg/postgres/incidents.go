@@ -188,3 +188,12 @@ func (s *IncidentStore) Get(ctx context.Context, id string) (Incident, []Downtim
 	}
 	return inc, ds, nil
 }
+
+// CountOpen returns how many incidents are open, for the vigil_incidents_open gauge.
+func (s *IncidentStore) CountOpen(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM incidents WHERE ended_at IS NULL`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: count open incidents: %w", err)
+	}
+	return n, nil
+}

@@ -267,3 +267,13 @@ func (s *OutboxStore) List(ctx context.Context, f NotificationFilter, p ListPara
 	ns, next := nextCursor(ns, limit, func(n Notification) Cursor { return Cursor{CreatedAt: n.CreatedAt, ID: n.ID} })
 	return ns, next, nil
 }
+
+// CountPending returns how many rows are neither delivered nor given up: the backlog that the
+// vigil_notifier_outbox_pending gauge reports.
+func (s *OutboxStore) CountPending(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: count pending notifications: %w", err)
+	}
+	return n, nil
+}
