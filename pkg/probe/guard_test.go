@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -280,4 +282,25 @@ func TestGuardDial(t *testing.T) {
 	_, err = strict.Client(0).Get("http://" + ln.Addr().String())
 	require.ErrorIs(t, err, ErrBlocked)
 	require.False(t, errors.Is(err, ErrInvalidURL))
+}
+
+// TestGuardClient covers the webhook client: redirects are bounded and each one passes the
+// guard.
+func TestGuardClient(t *testing.T) {
+	t.Parallel()
+	c := NewGuard(allowLoopback1).Client(5 * time.Second)
+
+	resp, err := c.Get(newServer(t, countdown(10)).URL)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	_, err = c.Get(newServer(t, countdown(11)).URL)
+	require.ErrorIs(t, err, errTooManyRedirects)
+
+	_, err = c.Get(newServer(t, http.RedirectHandler("http://127.0.0.2:9/", http.StatusFound)).URL)
+	require.ErrorIs(t, err, ErrBlocked)
+
+	_, err = c.Get(newServer(t, http.RedirectHandler("file:///etc/passwd", http.StatusFound)).URL)
+	require.Error(t, err)
 }
