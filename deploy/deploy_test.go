@@ -34,6 +34,7 @@ const root = ".."
 var roles = map[string]any{
 	"api":       &config.API{},
 	"scheduler": &config.Scheduler{},
+	"worker":    &config.Worker{},
 }
 
 // devOnly are cmd/ directories that are deliberately not in the image.

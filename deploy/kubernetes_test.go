@@ -354,7 +354,7 @@ func TestKubernetesRoles(t *testing.T) {
 	require.Len(t, byRole, 4, "api, scheduler, worker and notifier")
 	require.Equal(t, 2, *byRole["scheduler"].Replicas, "two schedulers: a leader and a standby")
 	require.Nil(t, byRole["worker"].Replicas, "KEDA owns the worker replicas")
-	require.Equal(t, 1, *byRole["notifier"].Replicas)
+	require.Equal(t, 2, *byRole["notifier"].Replicas, "two notifiers share the events group and the outbox")
 }
 
 // TestKubernetesDeployments checks every Deployment for what a production cluster expects:
