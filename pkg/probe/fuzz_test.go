@@ -5,10 +5,13 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // specRefused is the guard's refused set written out again, independently of guard.go, as the
@@ -131,6 +134,31 @@ func FuzzCheckURL(f *testing.F) {
 					}
 				}
 			}
+		}
+	})
+}
+
+// FuzzCheckHeaders checks that every header CheckHeaders accepts is one the HTTP/1.1 writer
+// accepts too, and carries no line break that could inject a second header or request.
+func FuzzCheckHeaders(f *testing.F) {
+	for _, s := range [][2]string{
+		{"X-Api-Key", "secret"}, {"X-A", "b\r\nBcc: victim@example.com"}, {"Transfer-Encoding", "chunked"},
+		{"Host", "example.com"}, {"X A", "b"}, {"X-A", "tab\tok"}, {"X-A", "\x00"}, {"Connection", "close"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, name, value string) {
+		if CheckHeaders(map[string]string{name: value}) != nil {
+			return
+		}
+		if !httpguts.ValidHeaderFieldName(name) || !httpguts.ValidHeaderFieldValue(value) {
+			t.Fatalf("accepted header %q: %q that HTTP/1.1 refuses", name, value)
+		}
+		if strings.ContainsAny(name+value, "\r\n\x00") {
+			t.Fatalf("accepted a line break or NUL in %q: %q", name, value)
+		}
+		if hopByHop[textproto.CanonicalMIMEHeaderKey(name)] {
+			t.Fatalf("accepted hop-by-hop header %q", name)
 		}
 	})
 }
