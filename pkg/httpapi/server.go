@@ -170,14 +170,17 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "/healthz" || route == "/readyz" {
 			level = slog.LevelDebug
 		}
-		s.log.Log(c.Request().Context(), level, "http request",
+		attrs := []any{
 			"method", c.Request().Method,
 			"route", route,
 			"path", c.Request().URL.Path,
 			"status", c.Response().Status,
 			"duration_ms", took.Milliseconds(),
-			"api_key_id", c.Get(ctxAPIKeyID),
-		)
+		}
+		if id, ok := c.Get(ctxAPIKeyID).(string); ok {
+			attrs = append(attrs, "api_key_id", id)
+		}
+		s.log.Log(c.Request().Context(), level, "http request", attrs...)
 		return nil
 	}
 }
