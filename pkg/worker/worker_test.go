@@ -34,12 +34,12 @@ const (
 
 // env is one test's Redis key space and the pieces a worker is built from.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	rdb  redis.UniversalClient
 	keys queue.Keys
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
 	var b [6]byte
@@ -48,11 +48,18 @@ func newEnv(t *testing.T) *env {
 	keys := queue.Keys{Prefix: "test-" + hex.EncodeToString(b[:])}
 	t.Cleanup(func() {
 		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, keys.Prefix+":*", 1000).Iterator()
+		iter := rdb.Scan(ctx, 0, keys.Prefix+":*", 5000).Iterator()
+		var batch []string
 		for iter.Next(ctx) {
-			require.NoError(t, rdb.Del(ctx, iter.Val()).Err())
+			if batch = append(batch, iter.Val()); len(batch) == 1000 {
+				require.NoError(t, rdb.Unlink(ctx, batch...).Err())
+				batch = batch[:0]
+			}
 		}
 		require.NoError(t, iter.Err())
+		if len(batch) > 0 {
+			require.NoError(t, rdb.Unlink(ctx, batch...).Err())
+		}
 		require.NoError(t, rdb.Close())
 	})
 	return &env{t: t, rdb: rdb, keys: keys}

@@ -1,0 +1,115 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vigil-monitor/vigil/pkg/monitor"
+	"github.com/vigil-monitor/vigil/pkg/queue"
+	"github.com/vigil-monitor/vigil/pkg/tsdb"
+	"github.com/vigil-monitor/vigil/pkg/worker"
+)
+
+// BenchmarkWorkerThroughput measures checks per second through one worker (real probe, real
+// Redis completion and ACK, real InfluxDB writes) against a local target, next to a bare Go
+// HTTP loop doing the same requests with a new connection each, in the same run. Run it with
+// a fixed count so both sides do the same work, e.g.
+//
+//	go test ./pkg/worker -run '^$' -bench WorkerThroughput -benchtime 20000x
+func BenchmarkWorkerThroughput(b *testing.B) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	defer target.Close()
+	const concurrency = worker.DefaultConcurrency
+
+	b.Run("bare_http_loop", func(b *testing.B) {
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		b.ResetTimer()
+		start := time.Now()
+		for range concurrency {
+			wg.Go(func() {
+				for next.Add(1) <= int64(b.N) {
+					resp, err := client.Get(target.URL)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			})
+		}
+		wg.Wait()
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "checks/s")
+	})
+
+	b.Run("worker", func(b *testing.B) { benchWorker(b, target.URL, false) })
+	// The same without HTTP and InfluxDB: what Redis (read, complete, ack) alone allows.
+	b.Run("worker_redis_only", func(b *testing.B) { benchWorker(b, target.URL, true) })
+}
+
+func benchWorker(b *testing.B, targetURL string, redisOnly bool) {
+	const concurrency = worker.DefaultConcurrency
+	{
+		e := newEnv(b)
+		ctx := context.Background()
+		// Prefill: what the scheduler would have queued, with its pending markers.
+		b.StopTimer()
+		for start := 0; start < b.N; start += 1000 {
+			_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for range min(1000, b.N-start) {
+					j := job(uuid.NewString(), targetURL)
+					j.ExpectedStatus = "200"
+					raw, _ := json.Marshal(j)
+					p.HSet(ctx, e.keys.Pending(region), j.WebsiteID, j.DueAt+60_000)
+					p.HSet(ctx, e.keys.LastDue(region), j.WebsiteID, j.DueAt)
+					p.XAdd(ctx, &redis.XAddArgs{Stream: e.keys.Checks(region), Values: map[string]any{queue.JobField: string(raw)}})
+				}
+				return nil
+			})
+			require.NoError(b, err)
+		}
+		writer := tsdb.NewWriter(tsdb.WriterParams{URL: influxURL, Bucket: influxBucket})
+		p := e.params("bench", realProber(), writer)
+		if redisOnly {
+			p.Prober, p.Writer = upProber(), &memWriter{}
+		}
+		p.Concurrency = concurrency
+		w, err := worker.New(p)
+		require.NoError(b, err)
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+
+		b.StartTimer()
+		start := time.Now()
+		go func() { done <- w.Run(runCtx) }()
+		for w.Stats().Completed.Load() < uint64(b.N) {
+			time.Sleep(time.Millisecond) // polling a counter; the measurement is the loop's end
+		}
+		elapsed := time.Since(start)
+		b.StopTimer()
+
+		cancel()
+		require.NoError(b, <-done)
+		writer.Close()
+		s := w.Stats().Snapshot()
+		// Up, or degraded when the shared machine is so busy that the target looks slow.
+		require.EqualValues(b, b.N, s.ByOutcome[monitor.OutcomeUp]+s.ByOutcome[monitor.OutcomeDegraded], "all checks available: %+v", s)
+		require.Zero(b, writer.Errors())
+		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "checks/s")
+	}
+}
