@@ -56,8 +56,9 @@ func (e *elector) run(ctx context.Context) {
 			if ctx.Err() == nil {
 				e.log.WarnContext(ctx, "leader election: lost the lock, standing by")
 			}
-			continue
 		}
+		// After losing the lock too: a process whose connection was cut waits its turn like
+		// any standby instead of grabbing the lock back at once.
 		wait(ctx, e.retry)
 	}
 }
@@ -65,7 +66,9 @@ func (e *elector) run(ctx context.Context) {
 // try connects if needed and tries the lock once.
 func (e *elector) try(ctx context.Context) (bool, error) {
 	if e.conn == nil {
-		conn, err := e.connect(ctx)
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		conn, err := e.connect(cctx)
+		cancel()
 		if err != nil {
 			return false, fmt.Errorf("connect: %w", err)
 		}
