@@ -53,7 +53,7 @@ func decodeJSON(c echo.Context, dst any) (presence, error) {
 		return nil, malformed("unexpected data after the JSON object")
 	}
 	var present presence
-	if err := json.Unmarshal(body, &present); err != nil {
+	if err := json.Unmarshal(body, &present); err != nil || present == nil {
 		return nil, malformed("request body must be a JSON object")
 	}
 	known := jsonFields(reflect.TypeOf(dst))
