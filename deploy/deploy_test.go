@@ -35,6 +35,7 @@ var roles = map[string]any{
 	"api":       &config.API{},
 	"scheduler": &config.Scheduler{},
 	"worker":    &config.Worker{},
+	"notifier":  &config.Notifier{},
 }
 
 // devOnly are cmd/ directories that are deliberately not in the image.
