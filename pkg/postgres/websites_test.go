@@ -229,4 +229,25 @@ func TestWebsiteNotifies(t *testing.T) {
 	_, err = postgres.NewRegionStore(pool).Create(ctx, "europe")
 	require.NoError(t, err)
 	waitFor(postgres.NotifyAll)
+
+	// A refused change notifies nothing: the NOTIFY is in the transaction that rolled back.
+	// Notifications arrive in commit order, so by the time b's arrives, a's would have.
+	a, err := websites.Create(ctx, newWebsite("a"))
+	require.NoError(t, err)
+	waitFor(a.ID)
+	b, err := websites.Create(ctx, newWebsite("b"))
+	require.NoError(t, err)
+	waitFor(b.ID)
+	_, err = websites.Update(ctx, a.ID, func(w *postgres.Website) error { return errors.New("refused") })
+	require.Error(t, err)
+	_, err = websites.Update(ctx, b.ID, func(w *postgres.Website) error { w.Name = "b2"; return nil })
+	require.NoError(t, err)
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		require.NoError(t, err)
+		require.NotEqual(t, a.ID, n.Payload, "a refused update must not notify")
+		if n.Payload == b.ID {
+			break
+		}
+	}
 }
