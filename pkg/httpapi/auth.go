@@ -18,7 +18,7 @@ func (s *Server) requireAPIKey(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		key, ok := bearer(c.Request().Header.Get(echo.HeaderAuthorization))
 		if !ok {
-			return s.unauthorized(c)
+			return s.sessionAuth(c, next) // the dashboard's cookie, or 401 (dashboard.go)
 		}
 		k, err := s.keys.Authenticate(c.Request().Context(), key)
 		if errors.Is(err, monitor.ErrNotFound) {

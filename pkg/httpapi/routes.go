@@ -13,8 +13,12 @@ const (
 	_ access = iota // the zero value is no policy, which register refuses
 	// public routes answer anyone: health, the API description and, later, status pages.
 	public
-	// apiKey routes need Authorization: Bearer <key>.
+	// apiKey routes need Authorization: Bearer <key>, or the dashboard's session cookie (with
+	// its CSRF token on state-changing methods).
 	apiKey
+	// session routes are the dashboard's pages: without a live session cookie they redirect
+	// to the login form.
+	session
 )
 
 // route is one line of the route table.
@@ -49,5 +53,29 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/monitor/:id/uptime", s.getUptime, apiKey},
 		{http.MethodGet, "/monitor/:id/breakdown", s.getBreakdown, apiKey},
 		{http.MethodGet, "/api/status", s.apiStatus, apiKey},
+
+		{http.MethodPost, "/status-pages", s.createStatusPage, apiKey},
+		{http.MethodGet, "/status-pages", s.listStatusPages, apiKey},
+		{http.MethodGet, "/status-pages/:id", s.getStatusPage, apiKey},
+		{http.MethodPatch, "/status-pages/:id", s.updateStatusPage, apiKey},
+		{http.MethodDelete, "/status-pages/:id", s.deleteStatusPage, apiKey},
+
+		// The public status pages and their JSON twin (/status/{slug}.json), the login form and
+		// the embedded assets answer anyone.
+		{http.MethodGet, "/status/:slug", s.web.StatusPage, public},
+		{http.MethodGet, "/login", s.web.LoginPage, public},
+		{http.MethodPost, "/login", s.web.Login, public},
+		{http.MethodPost, "/logout", s.web.Logout, public},
+		{http.MethodGet, "/static/*", s.web.Static, public},
+		{http.MethodGet, "/", s.web.Root, public},
+
+		{http.MethodGet, "/dashboard", s.web.Overview, session},
+		{http.MethodGet, "/dashboard/websites/new", s.web.WebsiteNew, session},
+		{http.MethodGet, "/dashboard/websites/:id", s.web.Detail, session},
+		{http.MethodGet, "/dashboard/websites/:id/edit", s.web.WebsiteEdit, session},
+		{http.MethodGet, "/dashboard/regions", s.web.Regions, session},
+		{http.MethodGet, "/dashboard/status-pages", s.web.StatusPages, session},
+		{http.MethodGet, "/dashboard/status-pages/new", s.web.StatusPageNew, session},
+		{http.MethodGet, "/dashboard/status-pages/:id/edit", s.web.StatusPageEdit, session},
 	}
 }

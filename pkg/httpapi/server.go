@@ -24,6 +24,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigil-monitor/vigil/pkg/postgres"
+	"github.com/vigil-monitor/vigil/pkg/web"
 )
 
 // RedisPinger is the part of a Redis client that /readyz uses.
@@ -77,6 +78,7 @@ type Server struct {
 	regions  *postgres.RegionStore
 	keys     *postgres.APIKeyStore
 	mon      *monitorAPI
+	web      *web.UI // the dashboard and status pages (dashboard.go)
 
 	// table is the route table with each route's access policy, as registered.
 	table []route
@@ -106,6 +108,10 @@ func New(p Params) (*Server, error) {
 		regions:      postgres.NewRegionStore(p.Pool),
 		keys:         postgres.NewAPIKeyStore(p.Pool),
 		mon:          newMonitorAPI(p.Pool, p.Checks, nil),
+	}
+	var err error
+	if s.web, err = newUI(p); err != nil {
+		return nil, err
 	}
 	e := s.echo
 	e.HideBanner = true
@@ -141,6 +147,8 @@ func (s *Server) register(table []route) error {
 		case public:
 		case apiKey:
 			mw = append(mw, s.requireAPIKey)
+		case session:
+			mw = append(mw, s.web.RequireSession)
 		default:
 			return fmt.Errorf("httpapi: route %s has no access policy", key)
 		}

@@ -29,12 +29,14 @@ var OverviewStates = []string{OverviewDown, OverviewDegraded, OverviewUp, Overvi
 
 // OverviewRow is one website as the overview lists it.
 type OverviewRow struct {
-	ID          string   `json:"id"`
-	Name        string   `json:"name"`
-	URL         string   `json:"url"`
-	Enabled     bool     `json:"enabled"`
-	State       string   `json:"state"`
-	DownRegions []string `json:"down_regions"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	URL     string `json:"url"`
+	Enabled bool   `json:"enabled"`
+	// IntervalSeconds is how often the website is checked.
+	IntervalSeconds int      `json:"interval_seconds"`
+	State           string   `json:"state"`
+	DownRegions     []string `json:"down_regions"`
 	// DownSince is when the open incident started, if there is one.
 	DownSince *time.Time `json:"down_since"`
 	// LastDowntimeEnd is when the most recent closed incident ended.
@@ -89,13 +91,13 @@ const overviewStateExpr = `CASE
 		WHEN coalesce(rs.any_up, false) THEN 'up'
 		ELSE 'unknown' END`
 
-const overviewColumns = `w.id, w.name, w.url, w.enabled, ` + overviewStateExpr + `, rs.down_regions, oi.started_at,
+const overviewColumns = `w.id, w.name, w.url, w.enabled, w.interval_seconds, ` + overviewStateExpr + `, rs.down_regions, oi.started_at,
 	(SELECT max(i.ended_at) FROM incidents i WHERE i.website_id = w.id AND i.ended_at IS NOT NULL)`
 
 func scanOverviewRows(rows pgx.Rows) ([]OverviewRow, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (OverviewRow, error) {
 		var r OverviewRow
-		err := row.Scan(&r.ID, &r.Name, &r.URL, &r.Enabled, &r.State, &r.DownRegions, &r.DownSince, &r.LastDowntimeEnd)
+		err := row.Scan(&r.ID, &r.Name, &r.URL, &r.Enabled, &r.IntervalSeconds, &r.State, &r.DownRegions, &r.DownSince, &r.LastDowntimeEnd)
 		return r, err
 	})
 }

@@ -1,0 +1,390 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/vigil-monitor/vigil/pkg/postgres"
+	"github.com/vigil-monitor/vigil/pkg/tsdb"
+)
+
+// BarDays is how many days an uptime bar shows.
+const BarDays = 90
+
+// todayTTL is how long today's counts are reused: a page polled every 10 seconds by many
+// viewers asks InfluxDB about today at most this often per website.
+const todayTTL = 20 * time.Second
+
+// maxCachedSites bounds the daily cache (about 4 KB per website); past it the cache starts
+// over rather than grow without end.
+const maxCachedSites = 50000
+
+// dailyCache keeps each website's completed days. A past day's counts never change, so each
+// is read from InfluxDB once per process; only today is read again, and not more often than
+// todayTTL.
+type dailyCache struct {
+	reader CheckReader
+	mu     sync.Mutex
+	sites  map[string]*siteDays
+}
+
+type siteDays struct {
+	// through is the UTC midnight up to which (exclusive) past days are known.
+	through time.Time
+	past    map[int64]tsdb.Counts // by the day's Unix time
+	today   tsdb.Counts
+	todayOf time.Time // the day today's counts belong to
+	todayAt time.Time // when they were read
+}
+
+func newDailyCache(r CheckReader) *dailyCache {
+	return &dailyCache{reader: r, sites: map[string]*siteDays{}}
+}
+
+// days returns, for each website, the counts of the BarDays days ending today (oldest first).
+func (d *dailyCache) days(ctx context.Context, ids []string, now time.Time) (map[string][]tsdb.Counts, error) {
+	today := now.UTC().Truncate(tsdb.Day)
+	first := today.Add(-(BarDays - 1) * tsdb.Day)
+
+	d.mu.Lock()
+	if len(d.sites) > maxCachedSites {
+		d.sites = map[string]*siteDays{}
+	}
+	var needPast, needToday []string
+	from := today
+	for _, id := range ids {
+		s := d.sites[id]
+		if s == nil {
+			s = &siteDays{through: first, past: map[int64]tsdb.Counts{}}
+			d.sites[id] = s
+		}
+		if s.through.Before(first) {
+			s.through = first
+		}
+		if s.through.Before(today) {
+			needPast = append(needPast, id)
+			from = minTime(from, s.through)
+		}
+		if !s.todayOf.Equal(today) || now.Sub(s.todayAt) > todayTTL {
+			needToday = append(needToday, id)
+		}
+	}
+	d.mu.Unlock()
+
+	if len(needPast) > 0 {
+		got, err := d.reader.DailyOutcomes(ctx, needPast, from, today)
+		if err != nil {
+			return nil, err
+		}
+		d.mu.Lock()
+		for _, id := range needPast {
+			s := d.sites[id]
+			if s == nil {
+				continue
+			}
+			for _, dc := range got[id] {
+				s.past[dc.Date.Unix()] = dc.Counts
+			}
+			for day := range s.past {
+				if day < first.Unix() {
+					delete(s.past, day)
+				}
+			}
+			s.through = today
+		}
+		d.mu.Unlock()
+	}
+	if len(needToday) > 0 {
+		got, err := d.reader.DailyOutcomes(ctx, needToday, today, now.Add(time.Second))
+		if err != nil {
+			return nil, err
+		}
+		d.mu.Lock()
+		for _, id := range needToday {
+			if s := d.sites[id]; s != nil {
+				s.today, s.todayOf, s.todayAt = tsdb.Counts{}, today, now
+				for _, dc := range got[id] {
+					s.today = s.today.Plus(dc.Counts)
+				}
+			}
+		}
+		d.mu.Unlock()
+	}
+
+	out := make(map[string][]tsdb.Counts, len(ids))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, id := range ids {
+		s := d.sites[id]
+		days := make([]tsdb.Counts, BarDays)
+		if s != nil {
+			for i := range BarDays - 1 {
+				days[i] = s.past[first.Add(time.Duration(i)*tsdb.Day).Unix()]
+			}
+			days[BarDays-1] = s.today
+		}
+		out[id] = days
+	}
+	return out, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// dayCell is one day of an uptime bar.
+type dayCell struct {
+	Date     time.Time `json:"date"`
+	Uptime   *float64  `json:"uptime"`           // percent, nil without checks
+	Downtime int64     `json:"downtime_seconds"` // incident time within the day
+	Class    string    `json:"-"`
+	Title    string    `json:"-"`
+}
+
+// cellClass colors a day: green from 99.9%, amber below, red below 99% or with more than a
+// few minutes of incident time, grey without data.
+func cellClass(uptime *float64, downtime int64) string {
+	switch {
+	case uptime == nil && downtime == 0:
+		return "none"
+	case downtime > 15*60 || (uptime != nil && *uptime < 99):
+		return "down"
+	case downtime > 0 || (uptime != nil && *uptime < 99.9):
+		return "degraded"
+	default:
+		return "up"
+	}
+}
+
+// siteMetrics are the numbers of one website that come from InfluxDB and from its incidents.
+type siteMetrics struct {
+	ResponseMS *float64  `json:"response_ms"`
+	Uptime24h  *float64  `json:"uptime_24h"`
+	Uptime7d   *float64  `json:"uptime_7d"`
+	Uptime30d  *float64  `json:"uptime_30d"`
+	Uptime90d  *float64  `json:"uptime_90d"`
+	Days       []dayCell `json:"days"`
+}
+
+// siteRef is a website that metrics are wanted for.
+type siteRef struct {
+	ID       string
+	Interval time.Duration
+}
+
+// metrics gathers the numbers of a page of websites: the latest response time (the mean over
+// regions), uptime over 24 hours (exact, from InfluxDB) and over 7, 30 and 90 days (from the
+// daily counts, today included), and the bar's days with their incident time. It fails only
+// as a whole, and the caller then shows the page without numbers.
+func (ui *UI) metrics(ctx context.Context, sites []siteRef, withLatest bool) (map[string]*siteMetrics, error) {
+	now := ui.now()
+	out := make(map[string]*siteMetrics, len(sites))
+	ids := make([]string, len(sites))
+	for i, s := range sites {
+		ids[i] = s.ID
+		out[s.ID] = &siteMetrics{}
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	today := now.UTC().Truncate(tsdb.Day)
+	first := today.Add(-(BarDays - 1) * tsdb.Day)
+	periods, err := ui.overview.IncidentPeriods(ctx, ids, first)
+	if err != nil {
+		return nil, err
+	}
+	downtime := map[string][]int64{}
+	for _, p := range periods {
+		secs := downtime[p.WebsiteID]
+		if secs == nil {
+			secs = make([]int64, BarDays)
+			downtime[p.WebsiteID] = secs
+		}
+		end := now
+		if p.End != nil {
+			end = *p.End
+		}
+		for i := range BarDays {
+			ds := first.Add(time.Duration(i) * tsdb.Day)
+			de := ds.Add(tsdb.Day)
+			if s, e := maxTime(ds, p.Start), minTime(de, end); e.After(s) {
+				secs[i] += int64(e.Sub(s) / time.Second)
+			}
+		}
+	}
+	if ui.reader == nil {
+		for _, id := range ids {
+			out[id].Days = cells(first, make([]tsdb.Counts, BarDays), downtime[id])
+		}
+		return out, nil
+	}
+
+	days, err := ui.daily.days(ctx, ids, now)
+	if err != nil {
+		return nil, fmt.Errorf("web: daily uptime: %w", err)
+	}
+	for _, id := range ids {
+		m := out[id]
+		d := days[id]
+		m.Days = cells(first, d, downtime[id])
+		m.Uptime7d = sumCounts(d[BarDays-7:]).Uptime()
+		m.Uptime30d = sumCounts(d[BarDays-30:]).Uptime()
+		m.Uptime90d = sumCounts(d).Uptime()
+	}
+	counts, err := ui.reader.Outcomes(ctx, ids, []tsdb.Period{{Name: "24h", Length: 24 * time.Hour}})
+	if err != nil {
+		return nil, fmt.Errorf("web: uptime: %w", err)
+	}
+	per := map[string]tsdb.Counts{}
+	for _, rc := range counts {
+		per[rc.WebsiteID] = per[rc.WebsiteID].Plus(rc.Counts)
+	}
+	for id, c := range per {
+		if m := out[id]; m != nil {
+			m.Uptime24h = c.Uptime()
+		}
+	}
+	if withLatest {
+		refs := make([]tsdb.LatestSite, len(sites))
+		for i, s := range sites {
+			refs[i] = tsdb.LatestSite{ID: s.ID, Interval: s.Interval}
+		}
+		latest, err := ui.reader.Latest(ctx, refs)
+		if err != nil {
+			return nil, fmt.Errorf("web: latest: %w", err)
+		}
+		sum, n := map[string]float64{}, map[string]int{}
+		for _, l := range latest {
+			if l.ResponseMS > 0 {
+				sum[l.WebsiteID] += l.ResponseMS
+				n[l.WebsiteID]++
+			}
+		}
+		for id, total := range sum {
+			if m := out[id]; m != nil {
+				v := total / float64(n[id])
+				m.ResponseMS = &v
+			}
+		}
+	}
+	return out, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func sumCounts(cs []tsdb.Counts) tsdb.Counts {
+	var out tsdb.Counts
+	for _, c := range cs {
+		out = out.Plus(c)
+	}
+	return out
+}
+
+func cells(first time.Time, counts []tsdb.Counts, downtime []int64) []dayCell {
+	out := make([]dayCell, BarDays)
+	for i := range BarDays {
+		c := dayCell{Date: first.Add(time.Duration(i) * tsdb.Day), Uptime: counts[i].Uptime()}
+		if downtime != nil {
+			c.Downtime = downtime[i]
+		}
+		c.Class = cellClass(c.Uptime, c.Downtime)
+		title := c.Date.Format("Jan 2") + ": "
+		if c.Uptime == nil {
+			title += "no data"
+		} else {
+			title += formatPct(c.Uptime) + " uptime"
+		}
+		if c.Downtime > 0 {
+			title += ", " + formatDuration(time.Duration(c.Downtime)*time.Second) + " down"
+		} else if c.Uptime != nil {
+			title += ", no downtime"
+		}
+		c.Title = title
+		out[i] = c
+	}
+	return out
+}
+
+// formatPct renders an uptime percentage with as many decimals as it needs to be honest:
+// 99.999% must not show as 100%.
+func formatPct(p *float64) string {
+	if p == nil {
+		return "–"
+	}
+	v := *p
+	switch {
+	case v >= 100:
+		return "100%"
+	case v >= 99.99:
+		return fmt.Sprintf("%.3f%%", math.Floor(v*1000)/1000)
+	case v >= 10:
+		return fmt.Sprintf("%.2f%%", math.Floor(v*100)/100)
+	default:
+		return fmt.Sprintf("%.1f%%", v)
+	}
+}
+
+func formatMS(v *float64) string {
+	if v == nil {
+		return "–"
+	}
+	if *v >= 1000 {
+		return fmt.Sprintf("%.2f s", *v/1000)
+	}
+	return fmt.Sprintf("%.0f ms", *v)
+}
+
+// formatDuration renders a duration in its two largest units: "3d 4h", "12m 5s".
+func formatDuration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := int64(d / time.Second)
+	days, s := s/86400, s%86400
+	hours, s := s/3600, s%3600
+	mins, secs := s/60, s%60
+	switch {
+	case days > 0:
+		return fmt.Sprintf("%dd %dh", days, hours)
+	case hours > 0:
+		return fmt.Sprintf("%dh %dm", hours, mins)
+	case mins > 0:
+		return fmt.Sprintf("%dm %ds", mins, secs)
+	default:
+		return fmt.Sprintf("%ds", secs)
+	}
+}
+
+func formatAgo(now time.Time, t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return formatDuration(now.Sub(*t)) + " ago"
+}
+
+// stateLabel is the text that goes with a state's color: never color alone.
+func stateLabel(state string) string {
+	switch state {
+	case postgres.OverviewUp:
+		return "Up"
+	case postgres.OverviewDown:
+		return "Down"
+	case postgres.OverviewDegraded:
+		return "Degraded"
+	case postgres.OverviewPaused:
+		return "Paused"
+	default:
+		return "Unknown"
+	}
+}
