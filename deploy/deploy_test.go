@@ -365,7 +365,7 @@ func TestComposeStores(t *testing.T) {
 		{"postgres", "postgres:16", "postgres-data:/var/lib/postgresql/data"},
 		{"redis", "redis:7", "redis-data:/data"},
 		{"influxdb", "influxdb:2.7", "influxdb-data:/var/lib/influxdb2"},
-		{"mailpit", "axllent/mailpit:latest", ""},
+		{"mailpit", "axllent/mailpit:v1.31.1", ""},
 	} {
 		s, ok := c.Services[tc.service]
 		require.True(t, ok, tc.service)
