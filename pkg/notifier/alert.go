@@ -102,5 +102,5 @@ func dashboardLink(base, websiteID string) string {
 	if base == "" {
 		return ""
 	}
-	return strings.TrimRight(base, "/") + "/websites/" + url.PathEscape(websiteID)
+	return strings.TrimRight(base, "/") + "/dashboard/websites/" + url.PathEscape(websiteID)
 }

@@ -39,7 +39,7 @@ func TestDownThenRecovered(t *testing.T) {
 		require.Contains(t, e.Text, "Regions:  eu")
 		require.Contains(t, e.Text, "Status code:   503")
 		require.Contains(t, e.Text, "42 ms")
-		require.Contains(t, e.Text, "https://vigil.example/websites/"+id)
+		require.Contains(t, e.Text, "https://vigil.example/dashboard/websites/"+id)
 		require.Contains(t, e.HTML, "Shop is down")
 		require.NotEmpty(t, e.Header.Get("Message-Id"))
 	}
