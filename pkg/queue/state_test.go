@@ -163,22 +163,3 @@ func TestStateCompleteKeepsANewerJobsPendingMarker(t *testing.T) {
 	require.Equal(t, j.DueAt+120_000, v, "the newer job's marker stays")
 	require.EqualValues(t, 0, pendingCount(t, rdb, keys), "the job itself is acked")
 }
-
-func TestStateCompleteReloadsScriptAfterFlush(t *testing.T) {
-	// Not parallel: SCRIPT FLUSH affects every script user of this Redis; the others recover
-	// the same way (NOSCRIPT -> load -> retry).
-	ctx := t.Context()
-	rdb, keys := testRedis(t)
-	c := newConsumer(rdb, keys, "c1")
-	require.NoError(t, c.EnsureGroup(ctx))
-	s := queue.NewStateStore(rdb, queue.StateParams{Keys: keys, Region: "eu"})
-	require.NoError(t, s.Load(ctx))
-	require.NoError(t, rdb.ScriptFlush(ctx).Err())
-	d := deliver(t, rdb, keys, c, testJob("w1"))
-	res, err := s.Complete(ctx, []queue.Completion{{Delivery: d, Now: time.Now(), Result: monitor.Result{
-		WebsiteID: "w1", Region: "eu", At: time.Now(), Outcome: monitor.OutcomeUp,
-	}}})
-	require.NoError(t, err)
-	require.NoError(t, res[0].Err)
-	require.NotNil(t, res[0].Transition)
-}
