@@ -14,19 +14,9 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
 
-// The downtime, incident and notification routes. The notifier writes what they read; the
-// handlers build their stores from the pool per request (a store is a pointer and a clock).
-
-// incidentRoutes are the lines this file adds to the route table.
-func (s *Server) incidentRoutes() []route {
-	return []route{
-		{http.MethodGet, "/monitor/:id/downtime", s.getDowntimes, apiKey},
-		{http.MethodGet, "/monitor/:id/last_downtime", s.getLastDowntime, apiKey},
-		{http.MethodGet, "/incidents", s.listIncidents, apiKey},
-		{http.MethodGet, "/incidents/:id", s.getIncident, apiKey},
-		{http.MethodGet, "/notifications", s.listNotifications, apiKey},
-	}
-}
+// The downtime, incident and notification routes (listed in routes.go). The notifier writes
+// what they read; the handlers build their stores from the pool per request (a store is a
+// pointer and a clock).
 
 // downtimeParams reads ?days= (default 1, 1..365) and ?region= (optional; any region name, so
 // that the periods of a region the website no longer uses stay reachable).

@@ -12,24 +12,9 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 )
 
-// withIncidentRoutes makes sure the incident routes are served, whether or not routes.go
-// lists them yet.
-func withIncidentRoutes(a *testAPI) {
-	a.t.Helper()
-	for _, r := range a.srv.Routes() {
-		if r.Path == "/incidents" {
-			return
-		}
-	}
-	saved := a.srv.table
-	require.NoError(a.t, a.srv.register(a.srv.incidentRoutes()))
-	a.srv.table = append(saved, a.srv.incidentRoutes()...)
-}
-
 func TestDowntimeAndIncidentRoutes(t *testing.T) {
 	t.Parallel()
 	a := newTestAPI(t)
-	withIncidentRoutes(a)
 	ctx := context.Background()
 	var site string
 	require.NoError(t, a.pool.QueryRow(ctx, `INSERT INTO websites (name, url) VALUES ('Shop', 'https://shop.example') RETURNING id`).Scan(&site))

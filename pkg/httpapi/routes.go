@@ -54,6 +54,12 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/monitor/:id/breakdown", s.getBreakdown, apiKey},
 		{http.MethodGet, "/api/status", s.apiStatus, apiKey},
 
+		{http.MethodGet, "/monitor/:id/downtime", s.getDowntimes, apiKey},
+		{http.MethodGet, "/monitor/:id/last_downtime", s.getLastDowntime, apiKey},
+		{http.MethodGet, "/incidents", s.listIncidents, apiKey},
+		{http.MethodGet, "/incidents/:id", s.getIncident, apiKey},
+		{http.MethodGet, "/notifications", s.listNotifications, apiKey},
+
 		{http.MethodPost, "/status-pages", s.createStatusPage, apiKey},
 		{http.MethodGet, "/status-pages", s.listStatusPages, apiKey},
 		{http.MethodGet, "/status-pages/:id", s.getStatusPage, apiKey},
