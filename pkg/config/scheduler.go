@@ -12,7 +12,7 @@ type Scheduler struct {
 	Observability
 	ResyncInterval time.Duration `env:"VIGIL_RESYNC_INTERVAL" envDefault:"5m" help:"full resync from PostgreSQL that repairs missed notifications"`
 	LeaderRetry    time.Duration `env:"VIGIL_LEADER_RETRY" envDefault:"2s" help:"how often a standby tries to take the leader lock"`
-	Tick           time.Duration `env:"VIGIL_TICK" envDefault:"100ms" help:"how often the leader dispatches what is due"`
+	Tick           time.Duration `env:"VIGIL_TICK" envDefault:"25ms" help:"how often the leader dispatches what is due (bounds how late a check is enqueued)"`
 	DispatchBatch  int           `env:"VIGIL_DISPATCH_BATCH" envDefault:"500" help:"jobs per Redis script call"`
 	StreamMaxLen   int64         `env:"VIGIL_STREAM_MAXLEN" envDefault:"1000000" help:"approximate bound of each region's check stream (XADD MAXLEN ~)"`
 	PendingGrace   time.Duration `env:"VIGIL_PENDING_GRACE" envDefault:"60s" help:"added to a check's timeout before its pair may be queued again without a result"`

@@ -33,7 +33,10 @@ import (
 
 // Defaults for Params.
 const (
-	DefaultTick           = 100 * time.Millisecond
+	// DefaultTick bounds how late a check is enqueued: a pair that falls due just after a tick
+	// waits for the next one. At 25 ms the p99 lateness stays well under issue 8's 100 ms, and
+	// a tick with nothing due costs one heap peek.
+	DefaultTick           = 25 * time.Millisecond
 	DefaultResyncInterval = 5 * time.Minute
 	DefaultLeaderRetry    = 2 * time.Second
 	DefaultLeaderPing     = 2 * time.Second
@@ -52,6 +55,9 @@ const (
 	maxNotifyIDs = 5_000
 	// dispatchTimeout bounds one dispatch round, including the one in flight at shutdown.
 	dispatchTimeout = 10 * time.Second
+	// retryPoll is how often the leader takes due retries out of Redis: one call per region,
+	// so not every tick. Retries are seconds apart; 100 ms of lateness does not matter there.
+	retryPoll = 100 * time.Millisecond
 )
 
 // Clock tells the time. Tests inject their own to decide due times.
@@ -139,6 +145,8 @@ type Scheduler struct {
 	touched   map[string]struct{}
 
 	ready chan struct{}
+
+	lastRetryPoll time.Time // only the tick loop touches it
 
 	dispatched, coalesced, duplicates, retries, resyncs atomic.Uint64
 }
@@ -338,9 +346,13 @@ func (s *Scheduler) dispatchDue(ctx context.Context, now time.Time) error {
 
 	var errs []error
 	// Retries first: a confirmation check is what makes an outage known.
-	s.mu.Lock()
-	regions := s.sched.activeRegions()
-	s.mu.Unlock()
+	var regions []string
+	if now.Sub(s.lastRetryPoll) >= retryPoll || now.Before(s.lastRetryPoll) {
+		s.lastRetryPoll = now
+		s.mu.Lock()
+		regions = s.sched.activeRegions()
+		s.mu.Unlock()
+	}
 	for _, region := range regions {
 		due, err := s.disp.PopDueRetries(ctx, region, now, dispatchChunk)
 		if err != nil {
