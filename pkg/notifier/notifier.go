@@ -94,6 +94,9 @@ type Params struct {
 	PollInterval time.Duration
 	// ApplyTimeout bounds one event's transaction. Default 15 s.
 	ApplyTimeout time.Duration
+	// ReconcileInterval is how often open incidents are checked against configuration changes
+	// that no transition reports (see Reconcile). Default 1 min.
+	ReconcileInterval time.Duration
 
 	// Now is the clock (default time.Now) and Rand a source of uniform floats in [0, 1)
 	// (default math/rand/v2): tests inject both to drive backoff and give-up deterministically.
@@ -128,6 +131,7 @@ func New(p Params) (*Notifier, error) {
 	p.BackoffMax = cmp.Or(p.BackoffMax, 10*time.Minute)
 	p.PollInterval = cmp.Or(p.PollInterval, time.Second)
 	p.ApplyTimeout = cmp.Or(p.ApplyTimeout, 15*time.Second)
+	p.ReconcileInterval = cmp.Or(p.ReconcileInterval, time.Minute)
 	if p.Now == nil {
 		p.Now = time.Now
 	}
@@ -143,7 +147,7 @@ func New(p Params) (*Notifier, error) {
 	return &Notifier{p: p, log: p.Logger, outbox: postgres.NewOutboxStore(p.Pool), wake: make(chan struct{}, 1)}, nil
 }
 
-// Run runs the event loop and the sender loop until ctx is cancelled. Shutdown order: both
+// Run runs the event loop, the sender loop and the periodic Reconcile until ctx is cancelled. Shutdown order: both
 // loops stop taking new work; the event loop finishes (commits and acknowledges) the event in
 // hand, and the sender finishes and records the send in hand, each within its own timeout;
 // then Run returns and the caller closes the pools.
@@ -151,6 +155,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	if n.p.Events != nil {
 		wg.Go(func() { n.RunEvents(ctx) })
+		wg.Go(func() { n.runReconcile(ctx) })
 	}
 	wg.Go(func() { n.RunSender(ctx) })
 	wg.Wait()
