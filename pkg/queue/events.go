@@ -157,13 +157,10 @@ func (c *EventConsumer) Ack(ctx context.Context, ids ...string) error {
 	return nil
 }
 
-// EventsMaxLen bounds the events stream (approximately). Transitions are rare, so this keeps
-// days of history even for a large fleet, while a notifier outage long enough to lose
-// unacknowledged events to trimming would be noticed long before.
-const EventsMaxLen = 100_000
-
 // AddTransitionEvent appends a transition to the events stream in the format EventConsumer
-// reads. Workers emit their transitions this way; tests use it to feed the notifier.
+// reads, bounded like the worker's completions bound it (DefaultEventsMaxLen). Workers emit
+// their transitions atomically with the job's completion (StateStore); tests and tools use this
+// to feed the notifier.
 func AddTransitionEvent(ctx context.Context, rdb redis.UniversalClient, keys Keys, t monitor.Transition) (string, error) {
 	b, err := json.Marshal(t)
 	if err != nil {
@@ -171,7 +168,7 @@ func AddTransitionEvent(ctx context.Context, rdb redis.UniversalClient, keys Key
 	}
 	id, err := rdb.XAdd(ctx, &redis.XAddArgs{
 		Stream: keys.Events(),
-		MaxLen: EventsMaxLen,
+		MaxLen: DefaultEventsMaxLen,
 		Approx: true,
 		Values: map[string]any{EventField: string(b)},
 	}).Result()
