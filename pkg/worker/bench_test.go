@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -83,7 +85,7 @@ func benchWorker(b *testing.B, targetURL string, redisOnly bool) {
 			})
 			require.NoError(b, err)
 		}
-		writer := tsdb.NewWriter(tsdb.WriterParams{URL: influxURL, Bucket: influxBucket})
+		writer := tsdb.NewWriter(tsdb.WriterParams{URL: influxURL, Bucket: benchBucket(b)})
 		p := e.params("bench", realProber(), writer)
 		if redisOnly {
 			p.Prober, p.Writer = upProber(), &memWriter{}
@@ -112,4 +114,29 @@ func benchWorker(b *testing.B, targetURL string, redisOnly bool) {
 		require.Zero(b, writer.Errors())
 		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "checks/s")
 	}
+}
+
+// benchBucket creates an InfluxDB 1.8 database of the benchmark's own and drops it when the
+// benchmark ends. Every benchmark job is a new website id, and tens of thousands of them would
+// push the shared database towards its max-values-per-tag limit (100,000 by default), past
+// which InfluxDB refuses points for new websites: every other test would start failing.
+func benchBucket(b *testing.B) string {
+	b.Helper()
+	db := "vigil_bench_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	influxQL(b, "CREATE DATABASE "+db)
+	b.Cleanup(func() { influxQL(b, "DROP DATABASE "+db) })
+	return db + "/autogen"
+}
+
+// influxQL runs an InfluxQL statement through 1.8's /query endpoint.
+func influxQL(b *testing.B, q string) {
+	b.Helper()
+	resp, err := http.PostForm(influxURL+"/query", url.Values{"q": {q}})
+	require.NoError(b, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		b.Skipf("benchmark needs InfluxDB 1.8's /query (to create its own database): %s %s", resp.Status, body)
+	}
+	require.NotContains(b, string(body), `"error"`, q)
 }

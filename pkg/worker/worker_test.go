@@ -212,7 +212,7 @@ func fluxValues(t *testing.T, websiteID, field string, want int) []any {
 		}
 		require.NoError(t, res.Err())
 		return len(out) >= want
-	}, 10*time.Second, 50*time.Millisecond)
+	}, 10*time.Second, 50*time.Millisecond, "%s of %s: got %v", field, websiteID, out)
 	return out
 }
 
@@ -260,6 +260,7 @@ func TestWorkerEndToEnd(t *testing.T) {
 	require.EqualValues(t, 0, e.pending(), "every finished job is acked")
 	require.EqualValues(t, 0, e.rdb.HLen(context.Background(), e.keys.Pending(region)).Val(), "pending markers cleared")
 
+	t.Logf("writer points=%d errors=%d dropped=%d", writer.Points(), writer.Errors(), writer.Dropped())
 	require.Equal(t, []any{"up", "down", "down", "down", "up"}, fluxValues(t, site, "outcome", 5))
 	codes := fluxValues(t, site, "status_code", 5)
 	require.Equal(t, []any{int64(200), int64(500), int64(500), int64(500), int64(200)}, codes)
