@@ -58,7 +58,7 @@ type hookRequest struct {
 }
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	pool  *pgxpool.Pool
 	rdb   redis.UniversalClient
@@ -72,7 +72,7 @@ type harness struct {
 	hookURL  string
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{t: t, ctx: t.Context(), pool: pgtest.Pool(t)}
 	h.rdb = redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
