@@ -59,6 +59,29 @@ func BenchmarkWorkerThroughput(b *testing.B) {
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "checks/s")
 	})
 
+	// The real probe in the same loop: the price of httptrace, the SSRF guard and the limited
+	// body read, without Redis or InfluxDB.
+	b.Run("probe_loop", func(b *testing.B) {
+		p := realProber()
+		j := job("bench", target.URL)
+		j.ExpectedStatus = "200"
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		b.ResetTimer()
+		start := time.Now()
+		for range concurrency {
+			wg.Go(func() {
+				for next.Add(1) <= int64(b.N) {
+					if r := p.Probe(context.Background(), j); !r.Outcome.Available() {
+						b.Errorf("probe: %+v", r)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "checks/s")
+	})
 	b.Run("worker", func(b *testing.B) { benchWorker(b, target.URL, false) })
 	// The same without HTTP and InfluxDB: what Redis (read, complete, ack) alone allows.
 	b.Run("worker_redis_only", func(b *testing.B) { benchWorker(b, target.URL, true) })
