@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"syscall"
@@ -31,6 +32,12 @@ import (
 )
 
 func main() {
+	// The scheduler's heap is almost all long-lived schedule (a million pairs is ~180 MB) and
+	// it allocates little once loaded, so a lower GC target trades a little CPU during a resync
+	// for a much lower peak RSS (issue 8: under 400 MB for a million pairs). GOGC overrides.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(40)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -9,36 +9,42 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 )
 
-// jobFields are the monitor.Job fields that depend only on the website, in the JSON that the
-// worker decodes into monitor.Job. They are encoded once per website change, not per dispatch.
-type jobFields struct {
-	Method               string            `json:"method"`
-	Headers              map[string]string `json:"headers,omitempty"`
-	Body                 string            `json:"body,omitempty"`
-	TimeoutMS            int               `json:"timeout_ms"`
-	SlowMS               int               `json:"slow_ms"`
-	ExpectedStatus       string            `json:"expected_status"`
-	Keyword              string            `json:"keyword,omitempty"`
-	IntervalSeconds      int               `json:"interval_seconds"`
-	ConfirmationsDown    int               `json:"confirmations_down"`
-	ConfirmationsUp      int               `json:"confirmations_up"`
-	RetryIntervalSeconds int               `json:"retry_interval_seconds"`
+// appendFields appends the JSON members (without braces) of the monitor.Job fields that depend
+// only on the website, and reports whether they have the common shape (no headers, body or
+// keyword) that many websites share. It is written by hand because a full load runs it a
+// million times: encoding/json would allocate for each.
+func appendFields(b []byte, w *monitor.Website) ([]byte, bool) {
+	b = append(b, `"method":`...)
+	b = appendString(b, w.Method)
+	if len(w.Headers) > 0 {
+		h, err := json.Marshal(w.Headers) // sorted keys; a map of strings always marshals
+		if err != nil {
+			panic("scheduler: encode headers: " + err.Error())
+		}
+		b = append(b, `,"headers":`...)
+		b = append(b, h...)
+	}
+	if w.Body != "" {
+		b = append(b, `,"body":`...)
+		b = appendString(b, w.Body)
+	}
+	b = appendInt(b, `,"timeout_ms":`, w.TimeoutMS)
+	b = appendInt(b, `,"slow_ms":`, w.SlowMS)
+	b = append(b, `,"expected_status":`...)
+	b = appendString(b, w.ExpectedStatus)
+	if w.Keyword != "" {
+		b = append(b, `,"keyword":`...)
+		b = appendString(b, w.Keyword)
+	}
+	b = appendInt(b, `,"interval_seconds":`, w.IntervalSeconds)
+	b = appendInt(b, `,"confirmations_down":`, w.ConfirmationsDown)
+	b = appendInt(b, `,"confirmations_up":`, w.ConfirmationsUp)
+	b = appendInt(b, `,"retry_interval_seconds":`, w.RetryIntervalSeconds)
+	return b, len(w.Headers) == 0 && w.Body == "" && w.Keyword == ""
 }
 
-// encodeFields returns the JSON members of w's job fields without the braces, and whether they
-// have the common shape (no headers, body or keyword) that many websites share.
-func encodeFields(w *monitor.Website) (string, bool) {
-	b, err := json.Marshal(jobFields{
-		Method: w.Method, Headers: w.Headers, Body: w.Body, TimeoutMS: w.TimeoutMS,
-		SlowMS: w.SlowMS, ExpectedStatus: w.ExpectedStatus, Keyword: w.Keyword,
-		IntervalSeconds: w.IntervalSeconds, ConfirmationsDown: w.ConfirmationsDown,
-		ConfirmationsUp: w.ConfirmationsUp, RetryIntervalSeconds: w.RetryIntervalSeconds,
-	})
-	if err != nil { // strings and ints always marshal
-		panic("scheduler: encode job fields: " + err.Error())
-	}
-	common := len(w.Headers) == 0 && w.Body == "" && w.Keyword == ""
-	return string(b[1 : len(b)-1]), common
+func appendInt(b []byte, name string, v int) []byte {
+	return strconv.AppendInt(append(b, name...), int64(v), 10)
 }
 
 // appendUUID appends the canonical text form of id.

@@ -79,6 +79,7 @@ type schedule struct {
 	regionPairs []int
 	regionIdx   map[string]uint16
 	intern      map[string]string
+	scratch     []byte // reused by fieldsOf
 	epoch       uint32
 	npairs      int
 }
@@ -116,17 +117,25 @@ func (s *schedule) activeRegions() []string {
 	return out
 }
 
-// internFields returns the shared copy of a fields string. Only the common shape (no headers,
-// body or keyword) is interned, so that the intern table stays small when those are unique.
-func (s *schedule) internFields(f string, common bool) string {
-	if !common {
-		return f
+// fieldsOf returns w's encoded job fields, reusing the string that st (nil for a new website)
+// or the intern table already holds, so that a resync of an unchanged website allocates
+// nothing. Only the common shape (no headers, body or keyword) is interned, so that the table
+// stays small when those are unique.
+func (s *schedule) fieldsOf(w *postgres.PairWebsite, st *site) string {
+	var common bool
+	s.scratch, common = appendFields(s.scratch[:0], &w.Website)
+	if st != nil && st.fields == string(s.scratch) {
+		return st.fields
 	}
-	if v, ok := s.intern[f]; ok {
+	if !common {
+		return string(s.scratch)
+	}
+	if v, ok := s.intern[string(s.scratch)]; ok {
 		return v
 	}
-	s.intern[f] = f
-	return f
+	v := string(s.scratch)
+	s.intern[v] = v
+	return v
 }
 
 // upsert adds a website's pairs or brings them in line with w: settings updated in place,
@@ -137,8 +146,6 @@ func (s *schedule) upsert(w *postgres.PairWebsite, now int64, epoch uint32) (rem
 	if !w.Enabled {
 		return s.remove(w.UUID)
 	}
-	fields, common := encodeFields(&w.Website)
-	fields = s.internFields(fields, common)
 	intervalS := int32(w.IntervalSeconds)
 	if intervalS <= 0 {
 		intervalS = 1
@@ -157,6 +164,7 @@ func (s *schedule) upsert(w *postgres.PairWebsite, now int64, epoch uint32) (rem
 		s.byID[w.UUID] = idx
 	}
 	st := &s.sites[idx]
+	fields := s.fieldsOf(w, st)
 	intervalChanged := ok && st.intervalS != intervalS
 	if st.url != w.URL {
 		st.url = w.URL

@@ -262,6 +262,20 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
+	// Campaign and tick while the first load runs: pairs are dispatched as soon as they are
+	// read, instead of a load's worth of them (seconds, at a million pairs) all late at once.
+	// The elector outlives the tick loop, so that the lock is released only after the last
+	// dispatch has returned.
+	electCtx, stopElect := context.WithCancel(context.WithoutCancel(ctx))
+	var elect, tick sync.WaitGroup
+	elect.Go(func() { s.elect.run(electCtx) })
+	tick.Go(func() { s.tickLoop(ctx) })
+	defer func() {
+		tick.Wait()
+		stopElect()
+		elect.Wait()
+	}()
+
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
 		err := s.resync(ctx)
 		if err == nil {
@@ -275,18 +289,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	close(s.ready)
 	s.log.InfoContext(ctx, "scheduler: schedule loaded", "pairs", s.Pairs())
-
-	// The elector outlives the tick loop, so that the lock is released only after the last
-	// dispatch has returned.
-	electCtx, stopElect := context.WithCancel(context.WithoutCancel(ctx))
-	var elect sync.WaitGroup
-	elect.Go(func() { s.elect.run(electCtx) })
 	bg.Go(func() { s.applyLoop(ctx) })
 	bg.Go(func() { s.resyncLoop(ctx) })
-
-	s.tickLoop(ctx)
-	stopElect()
-	elect.Wait()
+	<-ctx.Done()
 	return nil
 }
 

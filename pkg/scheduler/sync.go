@@ -126,9 +126,9 @@ func (s *Scheduler) applyIDs(ctx context.Context, ids []string) error {
 
 	seen := make(map[string]bool, len(ids))
 	removed := map[string][]string{}
-	now := s.p.Clock.Now().UnixMilli()
 	err := s.store.EachByID(ctx, ids, func(w *postgres.PairWebsite) error {
 		seen[w.ID] = true
+		now := s.p.Clock.Now().UnixMilli()
 		s.mu.Lock()
 		gone := s.sched.upsert(w, now, s.sched.epoch)
 		s.mu.Unlock()
@@ -234,11 +234,13 @@ func (s *Scheduler) resync(ctx context.Context) (err error) {
 	s.sched.epoch++
 	epoch := s.sched.epoch
 	s.mu.Unlock()
-	now := s.p.Clock.Now().UnixMilli()
 	removed := map[string][]string{}
 	loaded := 0
 	err = s.store.Each(ctx, func(w *postgres.PairWebsite) error {
 		loaded++
+		// The time of each row, not of the start: a load of a million rows takes seconds, and
+		// a new pair is due at its first phase slot after it was read, not in the past.
+		now := s.p.Clock.Now().UnixMilli()
 		s.mu.Lock()
 		gone := s.sched.upsert(w, now, epoch)
 		s.mu.Unlock()
