@@ -192,13 +192,14 @@ func TestBrowser(t *testing.T) {
 	// Watch it turn up on the overview without a reload.
 	b.run(t, chromedp.Navigate(s.http.URL+"/dashboard?q=Example"), chromedp.WaitVisible(chromedp.CSS(`li.site[data-id="`+id+`"]`)))
 	require.Equal(t, "Unknown", b.text(t, `document.querySelector('li.site[data-id="`+id+`"] .badge').textContent.trim()`))
-	s.history(t, id, regions, 1, 120*time.Millisecond, func(at time.Time, _ string) (monitor.Outcome, int) {
-		if at.After(time.Now().Add(-3*time.Hour)) && at.Before(time.Now().Add(-150*time.Minute)) {
+	// A website just added has only recent checks: three hours' worth, with a short outage.
+	s.history(t, id, regions, 0, 3*time.Hour, 120*time.Millisecond, func(at time.Time, _ string) (monitor.Outcome, int) {
+		if at.After(time.Now().Add(-100*time.Minute)) && at.Before(time.Now().Add(-80*time.Minute)) {
 			return monitor.OutcomeDown, 503
 		}
 		return monitor.OutcomeUp, 200
 	})
-	s.incident(t, id, regions, time.Now().Add(-3*time.Hour), ptr(time.Now().Add(-150*time.Minute)), "down", "status", 503)
+	s.incident(t, id, regions, time.Now().Add(-100*time.Minute), ptr(time.Now().Add(-80*time.Minute)), "down", "status", 503)
 	for _, r := range regions {
 		s.regionState(t, id, r, "up")
 	}
@@ -216,6 +217,10 @@ func TestBrowser(t *testing.T) {
 	require.NotEqual(t, "–", b.text(t, `document.getElementById("p95").textContent`))
 	require.Contains(t, b.text(t, `document.getElementById("codes").textContent`), "503")
 	require.Contains(t, b.text(t, `document.getElementById("incidents").textContent`), "Resolved")
+	// The screenshots show a website with a longer history.
+	b.run(t, chromedp.Navigate(s.http.URL+"/dashboard?q=Checkout"), chromedp.WaitVisible(chromedp.CSS("li.site a")),
+		chromedp.Click(chromedp.CSS("li.site a")), chromedp.WaitVisible(chromedp.CSS("#chart canvas")))
+	b.poll(t, `document.querySelector("#downtime table") !== null && document.querySelector("#incidents table") !== null`, 20*time.Second)
 	b.shot(t, "detail-desktop", 1280, 800)
 	b.shot(t, "detail-phone", 390, 844)
 
@@ -288,7 +293,8 @@ func seedNeighbours(t *testing.T, s *stack, regions []string) {
 	day := 24 * time.Hour
 	sites := []site{
 		{"Checkout", "/checkout", "up", 180 * time.Millisecond, func(at time.Time) bool {
-			return at.After(now.Add(-40*day)) && at.Before(now.Add(-40*day+3*time.Hour))
+			return (at.After(now.Add(-40*day)) && at.Before(now.Add(-40*day+3*time.Hour))) ||
+				(at.After(now.Add(-7*time.Hour)) && at.Before(now.Add(-6*time.Hour-30*time.Minute)))
 		}},
 		{"Search", "/search", "degraded", 95 * time.Millisecond, func(at time.Time) bool {
 			return at.After(now.Add(-12*day)) && at.Before(now.Add(-12*day+time.Hour))
@@ -309,8 +315,11 @@ func seedNeighbours(t *testing.T, s *stack, regions []string) {
 		if st.bad == nil {
 			continue
 		}
-		s.history(t, w.ID, regions, 90, st.base, func(at time.Time, region string) (monitor.Outcome, int) {
+		s.history(t, w.ID, regions, 90, 24*time.Hour, st.base, func(at time.Time, region string) (monitor.Outcome, int) {
 			if st.bad(at) && (st.state != "degraded" || region == "europe") {
+				if at.After(now.Add(-day)) && st.state == "up" {
+					return monitor.OutcomeDown, 502
+				}
 				return monitor.OutcomeTimeout, 0
 			}
 			return monitor.OutcomeUp, 200
@@ -331,6 +340,7 @@ func seedNeighbours(t *testing.T, s *stack, regions []string) {
 		}
 		if st.name == "Checkout" {
 			s.incident(t, w.ID, regions, now.Add(-40*day), ptr(now.Add(-40*day+3*time.Hour)), "timeout", "timeout", 0)
+			s.incident(t, w.ID, regions, now.Add(-7*time.Hour), ptr(now.Add(-6*time.Hour-30*time.Minute)), "down", "status", 502)
 		}
 	}
 }

@@ -3,7 +3,10 @@ package web
 import (
 	"context"
 	"fmt"
+	"html"
+	"html/template"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,9 +17,14 @@ import (
 // BarDays is how many days an uptime bar shows.
 const BarDays = 90
 
-// todayTTL is how long today's counts are reused: a page polled every 10 seconds by many
-// viewers asks InfluxDB about today at most this often per website.
-const todayTTL = 20 * time.Second
+// todayTTL is how long today's counts are reused: however many viewers poll a page, InfluxDB
+// is asked about today at most this often per website. It is short, so that the 7- and
+// 30-day figures move with the 24-hour one.
+const todayTTL = 5 * time.Second
+
+// pastTTL is how long past days are trusted. A check written late (a worker's batch that
+// lands after midnight, a backfill) shows up in the bar within this time.
+const pastTTL = time.Hour
 
 // maxCachedSites bounds the daily cache (about 4 KB per website); past it the cache starts
 // over rather than grow without end.
@@ -35,6 +43,7 @@ type siteDays struct {
 	// through is the UTC midnight up to which (exclusive) past days are known.
 	through time.Time
 	past    map[int64]tsdb.Counts // by the day's Unix time
+	pastAt  time.Time             // when past days were last read in full
 	today   tsdb.Counts
 	todayOf time.Time // the day today's counts belong to
 	todayAt time.Time // when they were read
@@ -61,7 +70,7 @@ func (d *dailyCache) days(ctx context.Context, ids []string, now time.Time) (map
 			s = &siteDays{through: first, past: map[int64]tsdb.Counts{}}
 			d.sites[id] = s
 		}
-		if s.through.Before(first) {
+		if s.through.Before(first) || now.Sub(s.pastAt) > pastTTL {
 			s.through = first
 		}
 		if s.through.Before(today) {
@@ -92,6 +101,9 @@ func (d *dailyCache) days(ctx context.Context, ids []string, now time.Time) (map
 				if day < first.Unix() {
 					delete(s.past, day)
 				}
+			}
+			if s.through.Equal(first) {
+				s.pastAt = now
 			}
 			s.through = today
 		}
@@ -225,9 +237,34 @@ func (ui *UI) metrics(ctx context.Context, sites []siteRef, withLatest bool) (ma
 		return out, nil
 	}
 
-	days, err := ui.daily.days(ctx, ids, now)
-	if err != nil {
-		return nil, fmt.Errorf("web: daily uptime: %w", err)
+	// The three InfluxDB questions are independent: ask them at once, so that a page waits for
+	// the slowest, not for their sum.
+	var (
+		wg                  sync.WaitGroup
+		days                map[string][]tsdb.Counts
+		counts              []tsdb.RegionCounts
+		latest              []tsdb.Latest
+		daysErr, cErr, lErr error
+	)
+	wg.Go(func() { days, daysErr = ui.daily.days(ctx, ids, now) })
+	wg.Go(func() {
+		counts, cErr = ui.reader.Outcomes(ctx, ids, []tsdb.Period{{Name: "24h", Length: 24 * time.Hour}})
+	})
+	if withLatest {
+		refs := make([]tsdb.LatestSite, len(sites))
+		for i, s := range sites {
+			refs[i] = tsdb.LatestSite{ID: s.ID, Interval: s.Interval}
+		}
+		wg.Go(func() { latest, lErr = ui.reader.Latest(ctx, refs) })
+	}
+	wg.Wait()
+	switch {
+	case daysErr != nil:
+		return nil, fmt.Errorf("web: daily uptime: %w", daysErr)
+	case cErr != nil:
+		return nil, fmt.Errorf("web: uptime: %w", cErr)
+	case lErr != nil:
+		return nil, fmt.Errorf("web: latest: %w", lErr)
 	}
 	for _, id := range ids {
 		m := out[id]
@@ -236,10 +273,6 @@ func (ui *UI) metrics(ctx context.Context, sites []siteRef, withLatest bool) (ma
 		m.Uptime7d = sumCounts(d[BarDays-7:]).Uptime()
 		m.Uptime30d = sumCounts(d[BarDays-30:]).Uptime()
 		m.Uptime90d = sumCounts(d).Uptime()
-	}
-	counts, err := ui.reader.Outcomes(ctx, ids, []tsdb.Period{{Name: "24h", Length: 24 * time.Hour}})
-	if err != nil {
-		return nil, fmt.Errorf("web: uptime: %w", err)
 	}
 	per := map[string]tsdb.Counts{}
 	for _, rc := range counts {
@@ -250,27 +283,17 @@ func (ui *UI) metrics(ctx context.Context, sites []siteRef, withLatest bool) (ma
 			m.Uptime24h = c.Uptime()
 		}
 	}
-	if withLatest {
-		refs := make([]tsdb.LatestSite, len(sites))
-		for i, s := range sites {
-			refs[i] = tsdb.LatestSite{ID: s.ID, Interval: s.Interval}
+	sum, n := map[string]float64{}, map[string]int{}
+	for _, l := range latest {
+		if l.ResponseMS > 0 {
+			sum[l.WebsiteID] += l.ResponseMS
+			n[l.WebsiteID]++
 		}
-		latest, err := ui.reader.Latest(ctx, refs)
-		if err != nil {
-			return nil, fmt.Errorf("web: latest: %w", err)
-		}
-		sum, n := map[string]float64{}, map[string]int{}
-		for _, l := range latest {
-			if l.ResponseMS > 0 {
-				sum[l.WebsiteID] += l.ResponseMS
-				n[l.WebsiteID]++
-			}
-		}
-		for id, total := range sum {
-			if m := out[id]; m != nil {
-				v := total / float64(n[id])
-				m.ResponseMS = &v
-			}
+	}
+	for id, total := range sum {
+		if m := out[id]; m != nil {
+			v := total / float64(n[id])
+			m.ResponseMS = &v
 		}
 	}
 	return out, nil
@@ -314,6 +337,22 @@ func cells(first time.Time, counts []tsdb.Counts, downtime []int64) []dayCell {
 		out[i] = c
 	}
 	return out
+}
+
+// barCells renders the cells of an uptime bar. It is the hot spot of the overview (50 rows of
+// 90 cells), so it writes the markup directly instead of through template actions; the only
+// text is the title, which is escaped here, and the class comes from cellClass's fixed set.
+func barCells(days []dayCell) template.HTML {
+	var b strings.Builder
+	b.Grow(len(days) * 64)
+	for _, d := range days {
+		b.WriteString(`<span class="d `)
+		b.WriteString(d.Class)
+		b.WriteString(`" title="`)
+		b.WriteString(html.EscapeString(d.Title))
+		b.WriteString(`"></span>`)
+	}
+	return template.HTML(b.String()) //nolint:gosec // escaped above
 }
 
 // formatPct renders an uptime percentage with as many decimals as it needs to be honest:

@@ -89,9 +89,9 @@ func (s *stack) api(tb testing.TB, method, path, body string) (int, string) {
 }
 
 // history writes check results of one website as the worker would: for each region, hourly
-// over the past days and every five minutes over the last 24 hours. outcome decides each
-// check from its time.
-func (s *stack) history(tb testing.TB, websiteID string, regions []string, days int, base time.Duration,
+// over the past days and every five minutes over the last span. outcome decides each check
+// from its time; response times vary around base with some noise and the odd spike.
+func (s *stack) history(tb testing.TB, websiteID string, regions []string, days int, span, base time.Duration,
 	outcome func(at time.Time, region string) (monitor.Outcome, int)) {
 	tb.Helper()
 	now := time.Now().UTC()
@@ -99,8 +99,13 @@ func (s *stack) history(tb testing.TB, websiteID string, regions []string, days 
 	add := func(at time.Time) {
 		for ri, region := range regions {
 			o, code := outcome(at, region)
-			jitter := time.Duration((at.Unix()/300)%7) * base / 10
-			total := base + jitter + time.Duration(ri)*base/4
+			h := uint64(at.Unix()/60)*2654435761 + uint64(ri)*40503
+			h ^= h >> 13
+			noise := float64(h%1000) / 1000
+			total := time.Duration(float64(base) * (0.8 + 0.45*noise + 0.3*float64(ri)))
+			if h%53 == 0 {
+				total *= 3
+			}
 			r := monitor.Result{WebsiteID: websiteID, Region: region, At: at, Outcome: o, StatusCode: code,
 				Phases: monitor.Phases{DNS: total / 12, Connect: total / 8, TLS: total / 4, TTFB: total * 3 / 4, Total: total}}
 			if o == monitor.OutcomeTimeout {
@@ -110,10 +115,10 @@ func (s *stack) history(tb testing.TB, websiteID string, regions []string, days 
 			lines = append(lines, tsdb.Line(r))
 		}
 	}
-	for at := now.Add(-time.Duration(days) * 24 * time.Hour); at.Before(now.Add(-24 * time.Hour)); at = at.Add(time.Hour) {
+	for at := now.Add(-time.Duration(days) * 24 * time.Hour); at.Before(now.Add(-span)); at = at.Add(time.Hour) {
 		add(at)
 	}
-	for at := now.Add(-24 * time.Hour); !at.After(now); at = at.Add(5 * time.Minute) {
+	for at := now.Add(-span); !at.After(now); at = at.Add(5 * time.Minute) {
 		add(at)
 	}
 	w := s.influx.WriteAPIBlocking("", influxBucket)

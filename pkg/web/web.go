@@ -171,6 +171,7 @@ func (ui *UI) parseTemplates() error {
 		"label":    stateLabel,
 		"join":     strings.Join,
 		"add":      func(a, b int) int { return a + b },
+		"cells":    barCells,
 	}
 	ui.pages = map[string]*template.Template{}
 	files, err := fs.Glob(templateFS, "templates/*.html")
