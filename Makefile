@@ -2,7 +2,7 @@
 GO ?= go
 GOTEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: run test stack build bench vet fmt
+.PHONY: run test stack build screenshots fmt
 
 ## run: start the local stack and the whole platform (api on :3002, scheduler, workers, notifier)
 run: build stack
@@ -13,6 +13,10 @@ test: stack
 	scripts/stack test-deps
 	$(GO) vet ./...
 	$(GO) test $(GOTEST_FLAGS) ./...
+
+## screenshots: refresh docs/screenshots from the browser tests
+screenshots: stack
+	VIGIL_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run Browser ./pkg/web/
 
 ## stack: make PostgreSQL, Redis and InfluxDB available on 127.0.0.1
 stack:

@@ -37,13 +37,15 @@ func chromiumPath(t *testing.T) string {
 	return p
 }
 
-// screenshotDir is where the browser test saves its screenshots: docs/screenshots, or
-// VIGIL_SCREENSHOT_DIR.
+// screenshotDir is where the browser test saves its screenshots: VIGIL_SCREENSHOT_DIR, or
+// .stack/screenshots.
 func screenshotDir(t *testing.T) string {
 	if d := os.Getenv("VIGIL_SCREENSHOT_DIR"); d != "" {
 		return d
 	}
-	return filepath.Join("..", "..", "docs", "screenshots")
+	// By default the screenshots go to an ignored folder, so a test run leaves the tree clean;
+	// `make screenshots` refreshes the committed ones in docs/screenshots.
+	return filepath.Join("..", "..", ".stack", "screenshots")
 }
 
 const xssName = `<img src=x onerror=alert(1)>`
