@@ -437,6 +437,15 @@ func (s *Scheduler) connect(ctx context.Context, purpose string) (*pgx.Conn, err
 		cfg.RuntimeParams = map[string]string{}
 	}
 	cfg.RuntimeParams["application_name"] = ApplicationName(s.p.Instance, purpose)
+	if purpose == "leader" {
+		// A leader cut off by the network (not dead, so no RST) keeps its lock until
+		// PostgreSQL notices the silent socket: with the OS defaults, hours. Keepalives on
+		// the server side of the lock's session bound that to about 11 s, inside the 15 s a
+		// standby has to take over.
+		cfg.RuntimeParams["tcp_keepalives_idle"] = "5"
+		cfg.RuntimeParams["tcp_keepalives_interval"] = "2"
+		cfg.RuntimeParams["tcp_keepalives_count"] = "3"
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: connect for %s: %w", purpose, err)
