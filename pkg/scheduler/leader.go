@@ -16,6 +16,11 @@ import (
 // cannot collide with this two-key one.
 const lockClass = 0x56475343
 
+// lockCheckTimeout bounds the leader's check that it still holds the lock. A check that times
+// out counts as lost, so it is generous: a busy database should not make the leader step down
+// (a standby gets the lock only once PostgreSQL frees it, whatever this process decides).
+const lockCheckTimeout = 5 * time.Second
+
 // elector holds a PostgreSQL session advisory lock on a dedicated connection for as long as
 // this process leads. PostgreSQL frees the lock when the session ends, so a leader that dies
 // (or whose connection drops) lets a standby in at its next attempt, with no lease to expire.
@@ -96,7 +101,7 @@ func (e *elector) hold(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		pctx, cancel := context.WithTimeout(ctx, e.ping)
+		pctx, cancel := context.WithTimeout(ctx, lockCheckTimeout)
 		var held bool
 		err := e.conn.QueryRow(pctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
 			AND pid = pg_backend_pid() AND classid = $1::int::oid AND objid = hashtext(current_schema())::oid
