@@ -20,8 +20,10 @@ type Worker struct {
 	// network; the local run and the tests allow 127.0.0.0/8 this way.
 	AllowTargets string `env:"VIGIL_ALLOW_TARGETS" help:"comma-separated CIDRs or addresses that checks may reach although private (e.g. 10.0.0.0/8,127.0.0.1)"`
 	// Consumer names this process in the region's consumer group; empty means hostname-pid.
-	Consumer        string        `env:"VIGIL_WORKER_CONSUMER" help:"consumer name in the region's group (default hostname-pid); unique per process"`
-	ReclaimGrace    time.Duration `env:"VIGIL_RECLAIM_GRACE" envDefault:"30s" help:"added to the longest check timeout (60s) before another consumer's pending job is reclaimed"`
+	Consumer string `env:"VIGIL_WORKER_CONSUMER" help:"consumer name in the region's group (default hostname-pid); unique per process"`
+	// ReclaimGrace is added to each job's own timeout_ms: a job another consumer has left
+	// pending for longer than that is presumed abandoned (its consumer died) and run again.
+	ReclaimGrace    time.Duration `env:"VIGIL_RECLAIM_GRACE" envDefault:"15s" help:"added to a job's own timeout before a job another consumer left pending is reclaimed"`
 	MaxDeliveries   int64         `env:"VIGIL_MAX_DELIVERIES" envDefault:"5" help:"deliveries of a job that never completes before it goes to the dead-letter stream"`
 	ShutdownTimeout time.Duration `env:"VIGIL_SHUTDOWN_TIMEOUT" envDefault:"20s" help:"how long a stop may take: finish running checks, flush InfluxDB, ack"`
 }

@@ -208,75 +208,170 @@ type ReclaimResult struct {
 	// DeadLettered counts entries that had run MaxDeliveries times and went to the dead-letter
 	// stream instead.
 	DeadLettered int
-	// Deleted counts pending entries whose data the stream had already trimmed; Redis drops
-	// them from the pending list and there is nothing left to run.
+	// Deleted counts pending entries whose data the stream had already trimmed: there is
+	// nothing left to run, so they are acked and leave the pending list.
 	Deleted int
 }
 
-// Reclaim takes over, with XAUTOCLAIM, up to count entries that have been pending on any
-// consumer for longer than minIdle: their consumer died or hung. An entry that has already
-// been delivered MaxDeliveries times is not run again but dead-lettered, so that a job that
-// crashes its worker cannot take the region's workers down one after the other.
-func (c *Consumer) Reclaim(ctx context.Context, minIdle time.Duration, count int) (ReclaimResult, error) {
+// reclaimPages and reclaimPageSize bound how many pending entries one Reclaim pass looks
+// through. Entries whose long timeout has not yet run out are listed but not taken: pages go
+// on past them, so that they cannot hide an entry behind them whose short timeout has, but not
+// without end on a pending list full of them.
+const (
+	reclaimPages    = 8
+	reclaimPageSize = 64
+)
+
+// JobTimeout is the deadline a worker gives job, as the probe applies it: timeout_ms clamped
+// to monitor.MaxTimeoutMS, the default when unset.
+func JobTimeout(j monitor.Job) time.Duration {
+	switch {
+	case j.TimeoutMS <= 0:
+		return monitor.DefaultTimeoutMS * time.Millisecond
+	case j.TimeoutMS > monitor.MaxTimeoutMS:
+		return monitor.MaxTimeoutMS * time.Millisecond
+	}
+	return time.Duration(j.TimeoutMS) * time.Millisecond
+}
+
+// Reclaim takes over up to count entries that a consumer has left pending for longer than
+// their own job's timeout plus grace: a live consumer would have finished (or given up on)
+// the check by then, so its consumer died or hung. A 10-second check of a crashed worker is
+// therefore run again after 10 s + grace, not after the longest timeout any job may have.
+//
+// One pass lists candidates with XPENDING (IDLE at least grace plus the smallest possible
+// timeout, count at a time, a bounded number of pages), reads their jobs with pipelined XRANGEs
+// to learn each one's timeout, and XCLAIMs only the entries idle for longer than theirs plus
+// grace, with that as XCLAIM's min-idle. The check is thus made again, atomically, by Redis: an
+// entry that its consumer acked, or that another consumer claimed, between the listing and
+// the claim is left alone.
+//
+// An entry that has already been delivered MaxDeliveries times is not run again but
+// dead-lettered, so that a job that crashes its worker cannot take the region's workers down
+// one after the other. Entries whose data the stream has trimmed are acked and counted in
+// Deleted.
+func (c *Consumer) Reclaim(ctx context.Context, grace time.Duration, count int) (ReclaimResult, error) {
 	var res ReclaimResult
-	msgs, _, deleted, err := c.rdb.XAutoClaimWithDeleted(ctx, &redis.XAutoClaimArgs{
-		Stream:   c.stream,
-		Group:    Group,
-		Consumer: c.p.Name,
-		MinIdle:  minIdle,
-		Start:    "0-0",
-		Count:    int64(count),
-	}).Result()
-	if err != nil {
-		if IsNoGroup(err) {
-			return res, c.EnsureGroup(ctx)
+	if count <= 0 {
+		count = 1
+	}
+	page := max(count, reclaimPageSize)
+	start := "-"
+	for range reclaimPages {
+		pending, err := c.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
+			Stream: c.stream, Group: Group, Idle: grace + time.Millisecond, // 1 ms: the smallest timeout_ms
+			Start: start, End: "+", Count: int64(page),
+		}).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			if IsNoGroup(err) {
+				return res, c.EnsureGroup(ctx)
+			}
+			return res, fmt.Errorf("queue: pending entries of %s: %w", c.stream, err)
 		}
-		return res, fmt.Errorf("queue: autoclaim %s: %w", c.stream, err)
+		if len(pending) == 0 {
+			break
+		}
+		if err := c.reclaimPage(ctx, grace, pending, count, &res); err != nil {
+			return res, err
+		}
+		if len(pending) < page || len(res.Deliveries)+res.DeadLettered >= count {
+			break
+		}
+		start = "(" + pending[len(pending)-1].ID
 	}
-	res.Deleted = len(deleted)
 	if res.Deleted > 0 {
-		c.log.Warn("reclaimed entries already trimmed from the stream", "count", res.Deleted)
+		c.log.Warn("pending entries already trimmed from the stream", "count", res.Deleted)
 	}
-	if len(msgs) == 0 {
-		return res, nil
+	return res, nil
+}
+
+// reclaimPage does one page of Reclaim: it reads the candidates' jobs, claims those past their
+// own deadline (no more than count in res overall) and sorts them into runs and dead letters.
+func (c *Consumer) reclaimPage(ctx context.Context, grace time.Duration, pending []redis.XPendingExt, count int, res *ReclaimResult) error {
+	pipe := c.rdb.Pipeline()
+	reads := make([]*redis.XMessageSliceCmd, len(pending))
+	for i, p := range pending {
+		reads[i] = pipe.XRange(ctx, c.stream, p.ID, p.ID)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("queue: read pending jobs of %s: %w", c.stream, err)
 	}
 
-	// XAUTOCLAIM does not say how often an entry was delivered; XPENDING does, one entry per
-	// call, so ask for all of them in one pipeline.
-	pipe := c.rdb.Pipeline()
-	cmds := make([]*redis.XPendingExtCmd, len(msgs))
-	for i, m := range msgs {
-		cmds[i] = pipe.XPendingExt(ctx, &redis.XPendingExtArgs{
-			Stream: c.stream, Group: Group, Start: m.ID, End: m.ID, Count: 1,
+	// Entries to claim, grouped by their min-idle (one XCLAIM per distinct job timeout).
+	var gone []string
+	byIdle := map[time.Duration][]string{}
+	var order []time.Duration
+	counts := make(map[string]int64, len(pending))
+	room := count - len(res.Deliveries) - res.DeadLettered
+	for i, p := range pending {
+		msgs := reads[i].Val()
+		if len(msgs) == 0 {
+			gone = append(gone, p.ID)
+			continue
+		}
+		if room == 0 {
+			continue
+		}
+		var job monitor.Job
+		timeout := monitor.MaxTimeoutMS * time.Millisecond // a malformed job: the longest wait
+		if raw, ok := msgs[0].Values[JobField].(string); ok && json.Unmarshal([]byte(raw), &job) == nil {
+			timeout = JobTimeout(job)
+		}
+		minIdle := timeout + grace
+		if p.Idle < minIdle {
+			continue
+		}
+		if _, ok := byIdle[minIdle]; !ok {
+			order = append(order, minIdle)
+		}
+		byIdle[minIdle] = append(byIdle[minIdle], p.ID)
+		// XCLAIM counts this delivery too, as XREADGROUP does.
+		counts[p.ID] = p.RetryCount + 1
+		room--
+	}
+	if len(gone) == 0 && len(order) == 0 {
+		return nil
+	}
+
+	pipe = c.rdb.Pipeline()
+	var ack *redis.IntCmd
+	if len(gone) > 0 {
+		ack = pipe.XAck(ctx, c.stream, Group, gone...)
+	}
+	claims := make([]*redis.XMessageSliceCmd, len(order))
+	for i, minIdle := range order {
+		claims[i] = pipe.XClaim(ctx, &redis.XClaimArgs{
+			Stream: c.stream, Group: Group, Consumer: c.p.Name, MinIdle: minIdle, Messages: byIdle[minIdle],
 		})
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return res, fmt.Errorf("queue: pending counts on %s: %w", c.stream, err)
+		return fmt.Errorf("queue: claim pending jobs of %s: %w", c.stream, err)
 	}
-	counts := make(map[string]int64, len(msgs))
-	for i, cmd := range cmds {
-		if ext := cmd.Val(); len(ext) == 1 {
-			counts[msgs[i].ID] = ext[0].RetryCount
-		}
+	if ack != nil {
+		res.Deleted += int(ack.Val())
 	}
 
 	var run []redis.XMessage
-	for _, m := range msgs {
-		if counts[m.ID] > c.p.MaxDeliveries {
-			d := c.decode(ctx, []redis.XMessage{m}, counts, nil)
-			if len(d) == 0 { // malformed: decode has dead-lettered it already
+	for _, cmd := range claims {
+		for _, m := range cmd.Val() {
+			if counts[m.ID] > c.p.MaxDeliveries {
+				d := c.decode(ctx, []redis.XMessage{m}, counts, nil)
+				if len(d) == 0 { // malformed: decode has dead-lettered it already
+					res.DeadLettered++
+					continue
+				}
+				reason := fmt.Sprintf("not completed after %d deliveries", c.p.MaxDeliveries)
+				if err := c.DeadLetter(ctx, d[0], reason); err != nil {
+					return err
+				}
 				res.DeadLettered++
 				continue
 			}
-			reason := fmt.Sprintf("not completed after %d deliveries", c.p.MaxDeliveries)
-			if err := c.DeadLetter(ctx, d[0], reason); err != nil {
-				return res, err
-			}
-			res.DeadLettered++
-			continue
+			run = append(run, m)
 		}
-		run = append(run, m)
 	}
-	res.Deliveries = c.decode(ctx, run, counts, nil)
-	return res, nil
+	before := len(res.Deliveries)
+	res.Deliveries = c.decode(ctx, run, counts, res.Deliveries)
+	res.DeadLettered += len(run) - (len(res.Deliveries) - before) // malformed ones
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -133,36 +134,89 @@ func TestConsumerReadStopsOnCancel(t *testing.T) {
 	}
 }
 
-func TestConsumerReclaimFromDeadConsumer(t *testing.T) {
+// A dead consumer's jobs are reclaimed each after its own timeout plus the grace: a short
+// check's job as soon as that has passed, while a long check's job in the same stream (which
+// its consumer may still be running) is left alone. Many long jobs ahead of the short one in the
+// pending list do not hide it.
+func TestConsumerReclaimFromDeadConsumerAfterTheJobsOwnTimeout(t *testing.T) {
 	t.Parallel()
 	rdb, keys := testRedis(t)
 	dead := newConsumer(rdb, keys, "dead")
 	live := newConsumer(rdb, keys, "live")
 	require.NoError(t, dead.EnsureGroup(t.Context()))
-	id := addJob(t, rdb, keys, testJob("w1"))
-	ds, err := dead.Read(t.Context(), 1)
+	const longJobs = 70 // more than one XPENDING page
+	for i := range longJobs {
+		long := testJob(fmt.Sprintf("w-long-%d", i))
+		long.TimeoutMS = 30_000
+		addJob(t, rdb, keys, long)
+	}
+	short := testJob("w-short") // TimeoutMS 1000
+	shortID := addJob(t, rdb, keys, short)
+	ds, err := dead.Read(t.Context(), longJobs+1)
 	require.NoError(t, err)
-	require.Len(t, ds, 1) // and "dead" never acks
+	require.Len(t, ds, longJobs+1) // and "dead" never acks
+	read := time.Now()
 
-	// Not idle long enough yet: nothing to reclaim.
-	res, err := live.Reclaim(t.Context(), time.Hour, 10)
+	const grace = 200 * time.Millisecond
+	res, err := live.Reclaim(t.Context(), grace, 10)
 	require.NoError(t, err)
-	require.Empty(t, res.Deliveries)
+	require.Empty(t, res.Deliveries, "nothing has outlived its timeout yet")
 
 	var got queue.ReclaimResult
 	require.Eventually(t, func() bool {
-		got, err = live.Reclaim(t.Context(), 20*time.Millisecond, 10)
+		got, err = live.Reclaim(t.Context(), grace, 10)
 		require.NoError(t, err)
-		return len(got.Deliveries) == 1
-	}, 5*time.Second, 10*time.Millisecond)
-	require.Equal(t, id, got.Deliveries[0].ID)
-	require.Equal(t, "w1", got.Deliveries[0].Job.WebsiteID)
+		return len(got.Deliveries) > 0
+	}, 10*time.Second, 10*time.Millisecond)
+	took := time.Since(read)
+	t.Logf("1 s job reclaimed %v after the read (timeout + grace = 1.2 s)", took)
+	require.GreaterOrEqual(t, took, time.Second+grace)
+	require.Len(t, got.Deliveries, 1, "only the short job")
+	require.Equal(t, shortID, got.Deliveries[0].ID)
+	require.Equal(t, "w-short", got.Deliveries[0].Job.WebsiteID)
 	require.EqualValues(t, 2, got.Deliveries[0].Deliveries)
 
-	ext, err := rdb.XPendingExt(t.Context(), &redis.XPendingExtArgs{Stream: keys.Checks("eu"), Group: queue.Group, Start: "-", End: "+", Count: 10}).Result()
+	ext, err := rdb.XPendingExt(t.Context(), &redis.XPendingExtArgs{Stream: keys.Checks("eu"), Group: queue.Group, Start: "-", End: "+", Count: 1000}).Result()
 	require.NoError(t, err)
-	require.Len(t, ext, 1)
-	require.Equal(t, "live", ext[0].Consumer)
+	require.Len(t, ext, longJobs+1)
+	owners := map[string]int{}
+	for _, e := range ext {
+		owners[e.Consumer]++
+		if e.ID == shortID {
+			require.Equal(t, "live", e.Consumer)
+		}
+	}
+	require.Equal(t, map[string]int{"dead": longJobs, "live": 1}, owners, "the 30 s jobs stay with their consumer")
+
+	// Claimed just now by "live": its idle time starts again, so nobody takes it back.
+	res, err = dead.Reclaim(t.Context(), grace, 10)
+	require.NoError(t, err)
+	require.Empty(t, res.Deliveries)
+}
+
+// An entry the stream trimmed while it was pending has nothing left to run: Reclaim acks it.
+func TestConsumerReclaimAcksTrimmedEntries(t *testing.T) {
+	t.Parallel()
+	rdb, keys := testRedis(t)
+	c := newConsumer(rdb, keys, "c1")
+	require.NoError(t, c.EnsureGroup(t.Context()))
+	j := testJob("w1")
+	j.TimeoutMS = 1
+	id := addJob(t, rdb, keys, j)
+	ds, err := c.Read(t.Context(), 1)
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	require.NoError(t, rdb.XDel(t.Context(), keys.Checks("eu"), id).Err())
+
+	var deleted int
+	require.Eventually(t, func() bool {
+		res, err := c.Reclaim(t.Context(), time.Millisecond, 10)
+		require.NoError(t, err)
+		require.Empty(t, res.Deliveries)
+		deleted += res.Deleted
+		return deleted == 1
+	}, 5*time.Second, 5*time.Millisecond)
+	require.EqualValues(t, 0, pendingCount(t, rdb, keys))
 }
 
 func TestConsumerDeadLettersAfterMaxDeliveries(t *testing.T) {
@@ -171,6 +225,7 @@ func TestConsumerDeadLettersAfterMaxDeliveries(t *testing.T) {
 	c := newConsumer(rdb, keys, "c1")
 	require.NoError(t, c.EnsureGroup(t.Context()))
 	job := testJob("w-poison")
+	job.TimeoutMS = 1
 	id := addJob(t, rdb, keys, job)
 	ds, err := c.Read(t.Context(), 1)
 	require.NoError(t, err)

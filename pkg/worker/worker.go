@@ -34,14 +34,17 @@ import (
 const (
 	DefaultConcurrency     = 256
 	DefaultShutdownTimeout = 20 * time.Second
-	DefaultReclaimGrace    = 30 * time.Second
+	// DefaultReclaimGrace is added to a job's own timeout before another consumer's pending
+	// job is presumed abandoned and reclaimed: room for the completion after the deadline, a
+	// slow Redis round trip and clock noise, short enough that a crashed worker's checks run
+	// again well within a typical interval.
+	DefaultReclaimGrace = 15 * time.Second
 	// DefaultCompleteWait is how long a completion batch gathers finished jobs before it runs:
 	// long enough to turn thousands of checks per second into a few dozen round trips, short
 	// against a check's own duration.
 	DefaultCompleteWait  = 2 * time.Millisecond
 	DefaultCompleteBatch = 512
 	DefaultCompleters    = 2
-	maxJobTimeout        = time.Duration(monitor.MaxTimeoutMS) * time.Millisecond
 )
 
 // Prober runs one check. probe.HTTP is the real one.
@@ -82,12 +85,11 @@ type Params struct {
 	Concurrency int
 	// ReadBatch bounds the entries one XREADGROUP asks for. Default min(Concurrency, 128).
 	ReadBatch int
-	// ReclaimIdle is how long an entry must have been pending on a consumer before it is
-	// presumed dead and the entry reclaimed. Default: ReclaimGrace plus the longest timeout a
-	// job may have (monitor.MaxTimeoutMS), so that no live check is ever taken over.
-	ReclaimIdle  time.Duration
+	// ReclaimGrace is how much longer than its job's own timeout an entry must have been
+	// pending on a consumer before that consumer is presumed dead and the entry reclaimed (see
+	// queue.Consumer.Reclaim), so that no live check is taken over. Default DefaultReclaimGrace.
 	ReclaimGrace time.Duration
-	// ReclaimEvery is how often the reclaimer looks. Default ReclaimIdle/4, at most 15 s.
+	// ReclaimEvery is how often the reclaimer looks. Default ReclaimGrace/4, at most 5 s.
 	ReclaimEvery    time.Duration
 	ShutdownTimeout time.Duration
 
@@ -117,8 +119,7 @@ func New(p Params) (*Worker, error) {
 	p.Concurrency = cmp.Or(p.Concurrency, DefaultConcurrency)
 	p.ReadBatch = cmp.Or(p.ReadBatch, min(p.Concurrency, 128))
 	p.ReclaimGrace = cmp.Or(p.ReclaimGrace, DefaultReclaimGrace)
-	p.ReclaimIdle = cmp.Or(p.ReclaimIdle, p.ReclaimGrace+maxJobTimeout)
-	p.ReclaimEvery = cmp.Or(p.ReclaimEvery, min(p.ReclaimIdle/4, 15*time.Second))
+	p.ReclaimEvery = cmp.Or(p.ReclaimEvery, max(min(p.ReclaimGrace/4, 5*time.Second), 10*time.Millisecond))
 	p.ShutdownTimeout = cmp.Or(p.ShutdownTimeout, DefaultShutdownTimeout)
 	p.CompleteWait = cmp.Or(p.CompleteWait, DefaultCompleteWait)
 	p.CompleteBatch = cmp.Or(p.CompleteBatch, DefaultCompleteBatch)
@@ -149,7 +150,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.start(ctx); err != nil {
 		return err
 	}
-	w.log.Info("worker started", "concurrency", w.p.Concurrency, "reclaim_idle", w.p.ReclaimIdle.String())
+	w.log.Info("worker started", "concurrency", w.p.Concurrency, "reclaim_grace", w.p.ReclaimGrace.String())
 
 	// Checks and completions outlive ctx: they run on work, which ends only when the shutdown
 	// deadline passes, and on final, which ends after the last completion batch.
@@ -265,7 +266,7 @@ func (w *Worker) reclaim(ctx, work context.Context, jobs *sync.WaitGroup) {
 			if !ok {
 				return
 			}
-			res, err := w.p.Consumer.Reclaim(ctx, w.p.ReclaimIdle, n)
+			res, err := w.p.Consumer.Reclaim(ctx, w.p.ReclaimGrace, n)
 			w.release(n - len(res.Deliveries))
 			if err != nil {
 				if ctx.Err() == nil {

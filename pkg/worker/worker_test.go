@@ -80,7 +80,7 @@ func (e *env) params(name string, p worker.Prober, w worker.ResultWriter) worker
 		Writer:       w,
 		Concurrency:  16,
 		ReclaimEvery: 20 * time.Millisecond,
-		ReclaimIdle:  time.Minute,
+		ReclaimGrace: time.Minute,
 	}
 }
 
@@ -316,14 +316,16 @@ func TestWorkerReclaimsAJobADeadConsumerLeft(t *testing.T) {
 	e := newEnv(t)
 	dead := e.consumer("dead")
 	require.NoError(t, dead.EnsureGroup(context.Background()))
-	id := e.enqueue(job(uuid.NewString(), "http://127.0.0.1:1/"))
+	j := job(uuid.NewString(), "http://127.0.0.1:1/")
+	j.TimeoutMS = 100
+	id := e.enqueue(j)
 	ds, err := dead.Read(context.Background(), 1)
 	require.NoError(t, err)
 	require.Len(t, ds, 1) // "dead" is killed here: it never acks
 
 	mw := &memWriter{}
 	p := e.params("live", upProber(), mw)
-	p.ReclaimIdle = 200 * time.Millisecond
+	p.ReclaimGrace = 200 * time.Millisecond
 	w, _ := e.start(p)
 	require.Eventually(t, func() bool { return e.pending() == 0 }, 10*time.Second, 10*time.Millisecond)
 	require.EqualValues(t, 1, w.Stats().Reclaimed.Load())
@@ -390,7 +392,9 @@ func TestWorkerDeadLettersAJobThatKeepsFailing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	// Five consumers in turn took the job and died with it.
-	id := e.enqueue(job(uuid.NewString(), "http://127.0.0.1:1/"))
+	j := job(uuid.NewString(), "http://127.0.0.1:1/")
+	j.TimeoutMS = 1
+	id := e.enqueue(j)
 	c := e.consumer("crashy")
 	ds, err := c.Read(context.Background(), 1)
 	require.NoError(t, err)
@@ -402,7 +406,7 @@ func TestWorkerDeadLettersAJobThatKeepsFailing(t *testing.T) {
 	}
 	mw := &memWriter{}
 	p := e.params("live", upProber(), mw)
-	p.ReclaimIdle = 50 * time.Millisecond
+	p.ReclaimGrace = 50 * time.Millisecond
 	w, _ := e.start(p)
 	require.Eventually(t, func() bool { return w.Stats().DeadLettered.Load() == 1 }, 10*time.Second, 10*time.Millisecond)
 	require.Zero(t, mw.len())
