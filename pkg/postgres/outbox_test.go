@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,6 +55,8 @@ func TestOutboxLifecycle(t *testing.T) {
 	claimed, err := store.Claim(ctx, now, time.Minute, 10)
 	require.NoError(t, err)
 	require.Len(t, claimed, 2)
+	// Rows created together come back in id order, which is random: name them by recipient.
+	slices.SortFunc(claimed, func(a, b postgres.Notification) int { return strings.Compare(a.Recipient, b.Recipient) })
 	for _, n := range claimed {
 		require.Equal(t, postgres.NotificationSending, n.State)
 		require.Equal(t, 1, n.Attempts)
