@@ -21,6 +21,10 @@ type PairState struct {
 	// reclaimed, slow job) is ignored rather than rewinding the streak.
 	LastAt      time.Time `json:"last_at,omitzero"`
 	LastOutcome Outcome   `json:"last_outcome,omitempty"`
+	// First is the first check of the current streak: its outcome, reason, message and status
+	// code become the transition's First* fields, the cause of the downtime the streak
+	// confirms ("status 500" rather than the confirming check's "timeout").
+	First Cause `json:"first,omitzero"`
 }
 
 // Confirmations are how many consecutive checks confirm a change: Down failures to go down, Up
@@ -45,7 +49,8 @@ func (c Confirmations) withDefaults() Confirmations {
 // Apply folds one check result into the pair's state and returns the new state and, when the
 // confirmed state changes, the transition to emit. The rule:
 //   - down (or timeout) N consecutive times confirms down; up (or degraded) M consecutive times
-//     confirms up; the transition's At is the first check of the confirming streak;
+//     confirms up; the transition's At, and its First* cause, are those of the first check of
+//     the confirming streak, its other details those of the check that confirmed it;
 //   - unknown to up is a transition too (the notifier ignores it when nothing is open);
 //   - blocked counts neither way and never transitions: the SSRF guard refusing a target says
 //     nothing about the target;
@@ -66,6 +71,7 @@ func (s PairState) Apply(r Result, c Confirmations) (PairState, *Transition) {
 	case r.Outcome.Failed():
 		if s.Fails == 0 {
 			s.Since = r.At
+			s.First = CauseOf(r)
 		}
 		s.Oks = 0
 		s.Fails++
@@ -75,6 +81,7 @@ func (s PairState) Apply(r Result, c Confirmations) (PairState, *Transition) {
 	case r.Outcome.Available():
 		if s.Oks == 0 {
 			s.Since = r.At
+			s.First = CauseOf(r)
 		}
 		s.Fails = 0
 		s.Oks++
@@ -98,6 +105,11 @@ func (s PairState) Apply(r Result, c Confirmations) (PairState, *Transition) {
 		Message:    r.Message,
 		StatusCode: r.StatusCode,
 		ResponseMS: r.Phases.Total.Milliseconds(),
+
+		FirstOutcome:    s.First.Outcome,
+		FirstReason:     s.First.Reason,
+		FirstMessage:    s.First.Message,
+		FirstStatusCode: s.First.StatusCode,
 	}
 	s.State = to
 	s.ChangedAt = s.Since

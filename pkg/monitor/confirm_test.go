@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -88,11 +89,14 @@ func TestPairStateApply(t *testing.T) {
 			t.Parallel()
 			s := PairState{State: tc.start}
 			var got []*Transition
+			var confirmedBy []int
 			for i, o := range tc.outcomes {
 				var tr *Transition
-				s, tr = s.Apply(Result{WebsiteID: "w", Region: "r", At: at(i), Outcome: o}, tc.c)
+				s, tr = s.Apply(Result{WebsiteID: "w", Region: "r", At: at(i), Outcome: o,
+					Message: fmt.Sprintf("check %d", i), StatusCode: 500 + i}, tc.c)
 				if tr != nil {
 					got = append(got, tr)
+					confirmedBy = append(confirmedBy, i)
 				}
 			}
 			require.Equal(t, tc.want.state, s.State)
@@ -101,7 +105,14 @@ func TestPairStateApply(t *testing.T) {
 			for i, tr := range got {
 				require.Equal(t, tc.want.transitions[i], tr.To)
 				require.Equal(t, from, tr.From)
-				require.Equal(t, at(tc.want.atIndex[i]), tr.At, "At is the first check of the streak")
+				first, last := tc.want.atIndex[i], confirmedBy[i]
+				require.Equal(t, at(first), tr.At, "At is the first check of the streak")
+				require.Equal(t, fmt.Sprintf("check %d", first), tr.FirstMessage, "the cause is the first check of the streak")
+				require.Equal(t, 500+first, tr.FirstStatusCode)
+				require.Equal(t, tc.outcomes[first], tr.FirstOutcome)
+				require.Equal(t, fmt.Sprintf("check %d", last), tr.Message, "the latest details are the confirming check's")
+				require.Equal(t, 500+last, tr.StatusCode)
+				require.Equal(t, tc.outcomes[last], tr.Outcome)
 				require.Equal(t, "w", tr.WebsiteID)
 				require.Equal(t, "r", tr.Region)
 				from = tr.To
@@ -109,6 +120,39 @@ func TestPairStateApply(t *testing.T) {
 			require.Equal(t, tc.want.retryLast, s.RetryDue(tc.c))
 		})
 	}
+}
+
+// A site that first answers 500 and then times out went down because of the 500: that is the
+// transition's cause, while its latest details stay the timeout's.
+func TestTransitionCauseIsTheFirstFailingCheck(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	c := Confirmations{Down: 3, Up: 1}
+	s := PairState{State: StateUp}
+	var tr *Transition
+	for i, r := range []Result{
+		{At: t0, Outcome: OutcomeUp, StatusCode: 200},
+		{At: t0.Add(time.Minute), Outcome: OutcomeDown, Reason: "status", Message: "status 500, expected 200-399", StatusCode: 500},
+		{At: t0.Add(time.Minute + 20*time.Second), Outcome: OutcomeBlocked, Reason: "ssrf", Message: "blocked"},
+		{At: t0.Add(time.Minute + 40*time.Second), Outcome: OutcomeTimeout, Reason: "timeout", Message: "no response within 10000 ms"},
+		{At: t0.Add(2 * time.Minute), Outcome: OutcomeTimeout, Reason: "timeout", Message: "no response within 10000 ms"},
+	} {
+		s, tr = s.Apply(r, c)
+		if i < 4 {
+			require.Nil(t, tr)
+		}
+	}
+	require.NotNil(t, tr)
+	require.Equal(t, StateDown, tr.To)
+	require.Equal(t, t0.Add(time.Minute), tr.At)
+	require.Equal(t, Cause{Outcome: OutcomeDown, Reason: "status", Message: "status 500, expected 200-399", StatusCode: 500}, tr.Cause())
+	require.Equal(t, OutcomeTimeout, tr.Outcome)
+	require.Equal(t, "no response within 10000 ms", tr.Message)
+	require.Zero(t, tr.StatusCode)
+
+	// An event from a worker that predates the First* fields: the confirming check explains it.
+	old := Transition{Outcome: OutcomeTimeout, Reason: "timeout", Message: "no response"}
+	require.Equal(t, Cause{Outcome: OutcomeTimeout, Reason: "timeout", Message: "no response"}, old.Cause())
 }
 
 func TestPairStateIgnoresOlderResult(t *testing.T) {

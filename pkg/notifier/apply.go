@@ -95,8 +95,10 @@ func (n *Notifier) apply(ctx context.Context, tx pgx.Tx, t monitor.Transition, r
 		if err != nil {
 			return err
 		}
-		cause := postgres.Cause{Outcome: t.Outcome, Reason: t.Reason, Message: t.Message, StatusCode: t.StatusCode}
-		for _, d := range downs { // the earliest region of the verdict that went down
+		// The cause is the first failing check of the earliest region of the verdict that went
+		// down (stored with its period), else this transition's first failing check.
+		cause := postgres.Cause(t.Cause())
+		for _, d := range downs {
 			if slices.Contains(verdict.DownRegions, d.Region) {
 				cause = d.Cause
 				break

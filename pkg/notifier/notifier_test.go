@@ -89,6 +89,39 @@ func TestDownThenRecovered(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond, "every event is acknowledged")
 }
 
+// The site first answered 500, then timed out on the check that confirmed it down: the incident's
+// and the downtime's cause is the first failing check, while the email's latest response
+// details are the confirming check's.
+func TestCauseIsTheFirstFailingCheck(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	id := h.website(site{name: "Shop", regions: []string{"eu"}, emails: []string{"ops@example.com"}})
+	h.run(h.notifier())
+
+	downAt := h.at(-time.Minute)
+	tr := monitor.Transition{WebsiteID: id, Region: "eu", From: monitor.StateUp, To: monitor.StateDown, At: downAt,
+		Outcome: monitor.OutcomeTimeout, Reason: "timeout", Message: "no response within 10000 ms", ResponseMS: 10000,
+		FirstOutcome: monitor.OutcomeDown, FirstReason: "status", FirstMessage: "status 500, expected 200-399", FirstStatusCode: 500}
+	h.publish(tr)
+	msgs := h.waitMessages(1)
+	e := decode(t, msgs[0])
+	require.Equal(t, "[DOWN] Shop — status 500, expected 200-399", e.Subject)
+	require.Contains(t, e.Text, "Cause:    status 500, expected 200-399")
+	require.Contains(t, e.Text, "Outcome:       timeout (timeout)")
+	require.Contains(t, e.Text, "Message:       no response within 10000 ms")
+
+	inc, _, err := postgres.NewIncidentStore(h.pool).List(h.ctx, postgres.IncidentFilter{WebsiteID: id}, postgres.ListParams{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, inc, 1)
+	want := postgres.Cause{Outcome: monitor.OutcomeDown, Reason: "status", Message: "status 500, expected 200-399", StatusCode: 500}
+	require.Equal(t, want, inc[0].Cause)
+	dts, err := postgres.NewDowntimeStore(h.pool).List(h.ctx, postgres.DowntimeFilter{WebsiteID: id, From: h.at(-time.Hour)})
+	require.NoError(t, err)
+	require.Len(t, dts, 1)
+	require.Equal(t, want, dts[0].Cause)
+	require.True(t, downAt.Equal(dts[0].StartedAt))
+}
+
 // Two regions, quorum 2 (the default majority): one region down is a regional downtime and
 // pages no one; both down sends one email.
 func TestQuorumTwoOfTwo(t *testing.T) {

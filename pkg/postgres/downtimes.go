@@ -11,8 +11,9 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 )
 
-// Cause is why a region, or a website, went down: the outcome and message of the check that
-// confirmed it.
+// Cause is why a region, or a website, went down: the outcome and message of the first failing
+// check of the streak that confirmed it (monitor.Transition.Cause). It converts to and from
+// monitor.Cause.
 type Cause struct {
 	Outcome    monitor.Outcome `json:"outcome"`
 	Reason     string          `json:"reason"`
@@ -47,13 +48,15 @@ func scanDowntime(row pgx.CollectableRow) (Downtime, error) {
 	return d, err
 }
 
-// OpenRegionDowntime starts a downtime period for the transition's pair, unless one is open.
+// OpenRegionDowntime starts a downtime period for the transition's pair, unless one is open. Its
+// cause is the transition's first failing check, which is also when the period starts.
 func OpenRegionDowntime(ctx context.Context, tx pgx.Tx, t monitor.Transition) error {
+	c := t.Cause()
 	_, err := tx.Exec(ctx, `
 		INSERT INTO region_downtimes (website_id, region, started_at, outcome, reason, message, status_code, response_ms)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (website_id, region) WHERE ended_at IS NULL DO NOTHING`,
-		t.WebsiteID, t.Region, t.At, string(t.Outcome), t.Reason, t.Message, t.StatusCode, t.ResponseMS)
+		t.WebsiteID, t.Region, t.At, string(c.Outcome), c.Reason, c.Message, c.StatusCode, t.ResponseMS)
 	if err != nil {
 		return fmt.Errorf("postgres: open downtime %s/%s: %w", t.WebsiteID, t.Region, translate(err))
 	}

@@ -28,8 +28,12 @@ const (
 )
 
 // Fields of the state hash (Keys.State). Times are unix nanoseconds, so that a transition's At
-// survives a round trip through Redis exactly and a redelivered event carries the same At.
-var stateFields = []string{"version", "last_id", "state", "fails", "oks", "since", "changed_at", "last_at", "last_outcome"}
+// survives a round trip through Redis exactly and a redelivered event carries the same At. The
+// first_* fields are the first check of the current streak (monitor.PairState.First), the
+// cause of the transition that the streak may confirm; a hash written before they existed
+// reads them as empty, and the notifier then takes the confirming check's cause.
+var stateFields = []string{"version", "last_id", "state", "fails", "oks", "since", "changed_at", "last_at", "last_outcome",
+	"first_outcome", "first_reason", "first_message", "first_status"}
 
 // completeScript is one job's completion, atomically: compare-and-set of the pair's state,
 // the transition event, the retry schedule, the pending marker and the XACK. Either all of it
@@ -316,6 +320,10 @@ func (s *StateStore) prepare(c Completion, st stored) ([]string, []any, prepared
 		"changed_at", unixNano(next.ChangedAt),
 		"last_at", unixNano(next.LastAt),
 		"last_outcome", string(next.LastOutcome),
+		"first_outcome", string(next.First.Outcome),
+		"first_reason", next.First.Reason,
+		"first_message", next.First.Message,
+		"first_status", next.First.StatusCode,
 	}
 	return keys, args, res
 }
@@ -394,6 +402,9 @@ func parseStored(vals []any) (stored, error) {
 	st.state.ChangedAt = ts(str[6])
 	st.state.LastAt = ts(str[7])
 	st.state.LastOutcome = monitor.Outcome(str[8])
+	st.state.First = monitor.Cause{
+		Outcome: monitor.Outcome(str[9]), Reason: str[10], Message: str[11], StatusCode: int(atoi(str[12])),
+	}
 	if len(errs) > 0 {
 		return st, fmt.Errorf("state: %w", errors.Join(errs...))
 	}

@@ -52,9 +52,14 @@ func TestStateCompleteConfirmsOnceAndIsIdempotent(t *testing.T) {
 		j.DueAt = t0.Add(time.Duration(i) * time.Minute).UnixMilli()
 		d := deliver(t, rdb, keys, c, j)
 		at := t0.Add(time.Duration(i) * time.Minute)
-		return d, queue.Completion{Delivery: d, Now: at.Add(time.Second), Result: monitor.Result{
-			WebsiteID: "w1", Region: "eu", At: at, Outcome: o, StatusCode: 500, Reason: "status", Message: "HTTP 500",
-		}}
+		r := monitor.Result{WebsiteID: "w1", Region: "eu", At: at, Outcome: o}
+		switch o {
+		case monitor.OutcomeDown:
+			r.StatusCode, r.Reason, r.Message = 500, "status", "HTTP 500"
+		case monitor.OutcomeTimeout:
+			r.Reason, r.Message = "timeout", "no response"
+		}
+		return d, queue.Completion{Delivery: d, Now: at.Add(time.Second), Result: r}
 	}
 
 	// First failure: no transition, a retry 20 s after the check finished, pending marker gone,
@@ -75,6 +80,8 @@ func TestStateCompleteConfirmsOnceAndIsIdempotent(t *testing.T) {
 	require.Equal(t, monitor.StateUnknown, st.State)
 	require.Equal(t, 1, st.Fails)
 	require.Equal(t, t0, st.Since, "times survive Redis to the nanosecond")
+	require.Equal(t, monitor.Cause{Outcome: monitor.OutcomeDown, Reason: "status", Message: "HTTP 500", StatusCode: 500}, st.First,
+		"the streak's first check is kept for the transition's cause")
 
 	// Second failure confirms down, At = the first failure; applying the same completion again
 	// (a retried pipeline, a redelivery) emits nothing more.
@@ -91,6 +98,9 @@ func TestStateCompleteConfirmsOnceAndIsIdempotent(t *testing.T) {
 	require.Equal(t, monitor.StateUnknown, evs[0].From)
 	require.Equal(t, t0, evs[0].At)
 	require.Equal(t, monitor.OutcomeTimeout, evs[0].Outcome)
+	require.Equal(t, "no response", evs[0].Message, "the latest details are the confirming check's")
+	require.Equal(t, monitor.Cause{Outcome: monitor.OutcomeDown, Reason: "status", Message: "HTTP 500", StatusCode: 500}, evs[0].Cause(),
+		"the cause is the first failing check's")
 	_, err = rdb.ZScore(ctx, keys.Retry("eu"), "w1").Result()
 	require.ErrorIs(t, err, redis.Nil, "a confirmed down needs no retry")
 	require.EqualValues(t, 0, pendingCount(t, rdb, keys))
