@@ -157,6 +157,11 @@ func serve(ctx context.Context, cfg config.API, log *slog.Logger) error {
 		CheckTarget: guard.CheckURL,
 		Checks:      tsdb.NewReader(influx.QueryAPI(cfg.InfluxOrg), cfg.InfluxBucket, nil),
 		Metrics:     metrics.NewAPI(reg),
+
+		AuthFailLimit:      cfg.AuthFailLimit,
+		TrustedProxies:     cfg.TrustedProxyPrefixes(),
+		MinIntervalSeconds: cfg.MinIntervalSeconds,
+		MaxWebsites:        cfg.MaxWebsites,
 	})
 	if err != nil {
 		return err

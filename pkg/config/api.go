@@ -20,6 +20,14 @@ type API struct {
 	// on private or loopback addresses.
 	AllowTargets    string        `env:"VIGIL_ALLOW_TARGETS" help:"comma-separated CIDRs or addresses that checks may reach although private (e.g. 10.0.0.0/8,127.0.0.1)"`
 	ShutdownTimeout time.Duration `env:"VIGIL_SHUTDOWN_TIMEOUT" envDefault:"15s" help:"how long to finish in-flight requests at shutdown"`
+	// AuthFailLimit slows down anyone guessing API keys: past it a client address gets 429.
+	AuthFailLimit int `env:"VIGIL_AUTH_FAIL_LIMIT" envDefault:"10" help:"failed authentications per minute per client address before 429"`
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client; without
+	// them the TCP peer is the client, which is what the limiter counts.
+	TrustedProxies string `env:"VIGIL_TRUSTED_PROXIES" help:"comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed"`
+	// MinIntervalSeconds and MaxWebsites bound how much checking a key holder can ask for.
+	MinIntervalSeconds int `env:"VIGIL_MIN_INTERVAL_SECONDS" envDefault:"30" help:"shortest check interval a website may be given"`
+	MaxWebsites        int `env:"VIGIL_MAX_WEBSITES" envDefault:"10000" help:"most websites the install may hold (0: no cap)"`
 }
 
 // Validate reports values that parse but make no sense, naming the variable.
@@ -31,6 +39,18 @@ func (a API) Validate() error {
 	if _, err := ParseAllowTargets(a.AllowTargets); err != nil {
 		errs = append(errs, fmt.Errorf("VIGIL_ALLOW_TARGETS: %w", err))
 	}
+	if a.AuthFailLimit < 1 {
+		errs = append(errs, fmt.Errorf("VIGIL_AUTH_FAIL_LIMIT: must be at least 1, got %d", a.AuthFailLimit))
+	}
+	if _, err := ParseAllowTargets(a.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("VIGIL_TRUSTED_PROXIES: %w", err))
+	}
+	if a.MinIntervalSeconds < 10 || a.MinIntervalSeconds > 86400 {
+		errs = append(errs, fmt.Errorf("VIGIL_MIN_INTERVAL_SECONDS: must be between 10 and 86400, got %d", a.MinIntervalSeconds))
+	}
+	if a.MaxWebsites < 0 {
+		errs = append(errs, fmt.Errorf("VIGIL_MAX_WEBSITES: must be 0 (no cap) or more, got %d", a.MaxWebsites))
+	}
 	if a.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("VIGIL_SHUTDOWN_TIMEOUT: must be positive, got %s", a.ShutdownTimeout))
 	}
@@ -41,6 +61,16 @@ func (a API) Validate() error {
 // value.
 func (a API) AllowTargetPrefixes() []netip.Prefix {
 	p, err := ParseAllowTargets(a.AllowTargets)
+	if err != nil {
+		return nil
+	}
+	return p
+}
+
+// TrustedProxyPrefixes returns VIGIL_TRUSTED_PROXIES parsed; Validate has already refused a
+// bad value.
+func (a API) TrustedProxyPrefixes() []netip.Prefix {
+	p, err := ParseAllowTargets(a.TrustedProxies)
 	if err != nil {
 		return nil
 	}

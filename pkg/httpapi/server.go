@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"time"
@@ -55,6 +56,24 @@ type Params struct {
 	Checks CheckReader
 	// Metrics records every request by route pattern (a *metrics.API); nil records nothing.
 	Metrics RequestObserver
+
+	// AuthFailLimit is how many failed authentications a client address may make per minute
+	// before it gets 429 (ratelimit.go). 0 means no limit, for tests that fail on purpose;
+	// cmd/api always sets it (VIGIL_AUTH_FAIL_LIMIT, default 10).
+	AuthFailLimit int
+	// AuthFailClients bounds the addresses the limiter remembers; 0 means
+	// DefaultAuthFailClients.
+	AuthFailClients int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed for the
+	// client's address (VIGIL_TRUSTED_PROXIES). Empty means the TCP peer is the client.
+	TrustedProxies []netip.Prefix
+	// MinIntervalSeconds is a floor on interval_seconds above monitor.MinIntervalSeconds
+	// (VIGIL_MIN_INTERVAL_SECONDS); 0 keeps monitor's.
+	MinIntervalSeconds int
+	// MaxWebsites caps the websites of the install (VIGIL_MAX_WEBSITES); 0 means no cap.
+	MaxWebsites int
+	// Now is the clock of the rate limiter; nil means time.Now.
+	Now func() time.Time
 }
 
 // RequestObserver records a served request. route is the route pattern, never the raw path,
@@ -73,6 +92,8 @@ type Server struct {
 	readyTimeout time.Duration
 	validator    *websiteValidator
 	metrics      RequestObserver
+	authFails    *authFailLimiter // nil: no limit
+	limits       *websiteLimits
 
 	websites *postgres.WebsiteStore
 	regions  *postgres.RegionStore
@@ -103,6 +124,8 @@ func New(p Params) (*Server, error) {
 		influx:       p.Influx,
 		readyTimeout: p.ReadyTimeout,
 		metrics:      p.Metrics,
+		authFails:    newAuthFailLimiter(p.AuthFailLimit, p.AuthFailClients, p.Now),
+		limits:       newWebsiteLimits(p.Pool, p.MinIntervalSeconds, p.MaxWebsites),
 		validator:    newWebsiteValidator(p.CheckTarget),
 		websites:     postgres.NewWebsiteStore(p.Pool),
 		regions:      postgres.NewRegionStore(p.Pool),
@@ -117,9 +140,11 @@ func New(p Params) (*Server, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
-	// Outermost first: log every request with its final status, turn panics into 500s, then
-	// bound the body before any handler reads it.
-	e.Use(s.logRequests, s.recoverPanics, middleware.BodyLimit("1M"))
+	e.IPExtractor = ipExtractor(p.TrustedProxies)
+	// Outermost first: log every request with its final status, turn panics into 500s, refuse
+	// clients that failed to authenticate too often, then bound the body before any handler
+	// reads it.
+	e.Use(s.logRequests, s.recoverPanics, s.limitAuthFailures, middleware.BodyLimit("1M"))
 	if err := s.register(s.routes()); err != nil {
 		return nil, err
 	}

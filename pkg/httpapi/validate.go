@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
+	"github.com/vigil-monitor/vigil/pkg/probe"
 )
 
 // Bounds on a website's fields beyond those in pkg/monitor. They keep one website's row, job
@@ -21,9 +22,6 @@ import (
 const (
 	maxNameChars     = 200
 	maxURLBytes      = 2048
-	maxHeaders       = 50
-	maxHeaderName    = 256
-	maxHeaderValue   = 8 << 10
 	maxBodyBytes     = 64 << 10
 	maxKeywordBytes  = 1024
 	maxRegions       = 64
@@ -37,15 +35,6 @@ const (
 
 var methods = map[string]bool{
 	"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true,
-}
-
-// refusedHeaders are headers a check may not set: hop-by-hop and framing headers belong to the
-// transport and could smuggle a second request, and Host is taken from the URL. The probe
-// refuses the same set (probe.CheckHeaders), plus Host here.
-var refusedHeaders = map[string]bool{
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Proxy-Authenticate": true,
-	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true,
-	"Upgrade": true, "Content-Length": true, "Expect": true, "Http2-Settings": true, "Host": true,
 }
 
 var regionName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -302,42 +291,22 @@ func stripPrefix(msg string) string {
 	return msg
 }
 
-// checkHeaders returns what is wrong with a check's custom request headers, or "".
+// checkHeaders returns what is wrong with a check's custom request headers, or "". The rules
+// are the probe's own (probe.CheckHeaders: token names, no CR, LF or other control characters,
+// no hop-by-hop or framing headers, bounded sizes), so that the API and the worker can never
+// disagree about a header. The API also refuses Host, which the probe takes from the URL, and
+// every Proxy-* header, which only a proxy should see.
 func checkHeaders(h map[string]string) string {
-	if len(h) > maxHeaders {
-		return fmt.Sprintf("must have at most %d headers", maxHeaders)
+	if err := probe.CheckHeaders(h); err != nil {
+		return strings.TrimSuffix(stripPrefix(err.Error()), ": "+probe.ErrInvalidHeader.Error())
 	}
-	for name, value := range h {
-		if name == "" || len(name) > maxHeaderName {
-			return fmt.Sprintf("header names must be 1 to %d bytes", maxHeaderName)
-		}
-		for i := 0; i < len(name); i++ {
-			if !isTokenChar(name[i]) {
-				return fmt.Sprintf("header name %q is not a valid token", truncate(name))
-			}
-		}
+	for name := range h {
 		canon := textproto.CanonicalMIMEHeaderKey(name)
-		if refusedHeaders[canon] || strings.HasPrefix(canon, "Proxy-") {
+		if canon == "Host" || strings.HasPrefix(canon, "Proxy-") {
 			return fmt.Sprintf("header %s cannot be set by a check", canon)
-		}
-		if len(value) > maxHeaderValue {
-			return fmt.Sprintf("header %s must be at most %d bytes", canon, maxHeaderValue)
-		}
-		for i := 0; i < len(value); i++ {
-			if c := value[i]; (c < ' ' && c != '\t') || c == 0x7f {
-				return fmt.Sprintf("header %s must not contain CR, LF or other control characters", canon)
-			}
 		}
 	}
 	return ""
-}
-
-// isTokenChar reports whether c may appear in an RFC 9110 token (a header name).
-func isTokenChar(c byte) bool {
-	if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // checkEmails returns what is wrong with a list of alert addresses, or "". Only bare

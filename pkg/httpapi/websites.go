@@ -18,10 +18,14 @@ func (s *Server) createWebsite(c echo.Context) error {
 	}
 	w := defaultWebsite()
 	in.apply(&w, present)
-	if err := s.validator.validate(&w); err != nil {
+	if err := s.validateWebsite(&w, true); err != nil {
 		return err
 	}
-	out, err := s.websites.Create(c.Request().Context(), w)
+	var out postgres.Website
+	err = s.limits.withCreateSlot(c.Request().Context(), func() (err error) {
+		out, err = s.websites.Create(c.Request().Context(), w)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -60,8 +64,9 @@ func (s *Server) updateWebsite(c echo.Context) error {
 		return err
 	}
 	out, err := s.websites.Update(c.Request().Context(), c.Param("id"), func(w *postgres.Website) error {
+		before := w.IntervalSeconds
 		in.apply(w, present)
-		return s.validator.validate(w)
+		return s.validateWebsite(w, w.IntervalSeconds != before)
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,89 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vigil-monitor/vigil/pkg/monitor"
+	"github.com/vigil-monitor/vigil/pkg/postgres"
+)
+
+// CodeWebsiteLimit is the error code of a website that would exceed VIGIL_MAX_WEBSITES.
+const CodeWebsiteLimit = "website_limit_reached"
+
+// websiteLimits keep the API from turning Vigil into a cannon: whoever holds a key cannot ask
+// for more checks than the operator agreed to, however many websites or however short an
+// interval they send.
+type websiteLimits struct {
+	// minInterval is the shortest interval_seconds a website may be given; never below
+	// monitor.MinIntervalSeconds.
+	minInterval int
+	// maxWebsites caps the websites of the install; 0 means no cap.
+	maxWebsites int
+	pool        *pgxpool.Pool
+	// createMu makes count-then-insert atomic within this process. Replicas of the API can
+	// still race each other, so the cap can be exceeded by at most one website per extra
+	// replica creating at the same instant.
+	createMu sync.Mutex
+}
+
+func newWebsiteLimits(pool *pgxpool.Pool, minInterval, maxWebsites int) *websiteLimits {
+	return &websiteLimits{
+		minInterval: max(minInterval, monitor.MinIntervalSeconds),
+		maxWebsites: max(maxWebsites, 0),
+		pool:        pool,
+	}
+}
+
+// checkInterval refuses an interval below the floor. It applies to a new website, and to an
+// update only when the interval changes, so that raising VIGIL_MIN_INTERVAL_SECONDS does not
+// make every older website uneditable; the scheduler keeps running those at their interval
+// until someone changes it.
+func (l *websiteLimits) checkInterval(f fieldErrors, interval int, changed bool) {
+	if changed && interval < l.minInterval {
+		f.add("interval_seconds", fmt.Sprintf("must be between %d (this install's minimum) and %d",
+			l.minInterval, monitor.MaxIntervalSeconds))
+	}
+}
+
+// validateWebsite checks w as the validator does, plus the install's interval floor, in one 422
+// that names every field at fault.
+func (s *Server) validateWebsite(w *postgres.Website, intervalChanged bool) error {
+	f := fieldErrors{}
+	s.limits.checkInterval(f, w.IntervalSeconds, intervalChanged)
+	if err := s.validator.validate(w); err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			return err
+		}
+		for field, msg := range e.Fields {
+			f.add(field, msg)
+		}
+	}
+	return f.err()
+}
+
+// withCreateSlot runs create when the install has room for one more website, and answers 409
+// otherwise. The count reads at most maxWebsites rows, so it stays cheap.
+func (l *websiteLimits) withCreateSlot(ctx context.Context, create func() error) error {
+	if l.maxWebsites == 0 {
+		return create()
+	}
+	l.createMu.Lock()
+	defer l.createMu.Unlock()
+	var n int
+	err := l.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM websites LIMIT $1) w`, l.maxWebsites).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("httpapi: count websites: %w", err)
+	}
+	if n >= l.maxWebsites {
+		return &Error{Status: http.StatusConflict, Code: CodeWebsiteLimit,
+			Message: fmt.Sprintf("this install already has %d websites, the most it allows (VIGIL_MAX_WEBSITES); delete some or ask the operator to raise the limit", l.maxWebsites)}
+	}
+	return create()
+}
