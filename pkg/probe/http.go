@@ -13,6 +13,7 @@ import (
 	"net/http/httptrace"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-monitor/vigil/pkg/monitor"
@@ -29,6 +30,7 @@ type HTTP struct {
 	client    *http.Client
 	now       func() time.Time
 	userAgent string
+	statuses  statusCache
 }
 
 // HTTPOption changes how an HTTP prober works; the defaults suit production.
@@ -114,7 +116,7 @@ func (p *HTTP) Probe(ctx context.Context, job monitor.Job) (res monitor.Result) 
 		slow = timeout * 8 / 10
 	}
 
-	expected, err := expectedStatus(job.ExpectedStatus)
+	expected, err := p.statuses.get(job.ExpectedStatus)
 	if err != nil {
 		return invalid(res, "expected_status: "+err.Error())
 	}
@@ -198,12 +200,38 @@ func (p *HTTP) Probe(ctx context.Context, job monitor.Job) (res monitor.Result) 
 	return res
 }
 
-// expectedStatus parses the job's expected_status, defaulting an empty one.
-func expectedStatus(s string) (monitor.StatusSet, error) {
-	if strings.TrimSpace(s) == "" {
-		s = monitor.DefaultExpectedStatus
+// maxStatusSets bounds the statusCache. Installations use a handful of distinct
+// expected_status values (most sites keep the default); past the bound, values are parsed on
+// every check rather than grow the cache.
+const maxStatusSets = 1024
+
+// statusCache holds parsed expected_status values, keyed by the job's string: parsing one on
+// every check cost about 2% of a worker's CPU. A StatusSet is immutable, so the checks share
+// them. Invalid values are not cached (the API refuses them; they are rare).
+type statusCache struct {
+	sets sync.Map // string -> monitor.StatusSet
+	n    atomic.Int32
+}
+
+// get returns the job's expected_status parsed, defaulting an empty one.
+func (c *statusCache) get(s string) (monitor.StatusSet, error) {
+	if v, ok := c.sets.Load(s); ok {
+		return v.(monitor.StatusSet), nil
 	}
-	return monitor.ParseExpectedStatus(s)
+	src := s
+	if strings.TrimSpace(src) == "" {
+		src = monitor.DefaultExpectedStatus
+	}
+	set, err := monitor.ParseExpectedStatus(src)
+	if err != nil {
+		return nil, err
+	}
+	if c.n.Load() < maxStatusSets {
+		if _, loaded := c.sets.LoadOrStore(s, set); !loaded {
+			c.n.Add(1)
+		}
+	}
+	return set, nil
 }
 
 func invalid(res monitor.Result, msg string) monitor.Result {
