@@ -14,12 +14,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigil-monitor/vigil/pkg/config"
@@ -95,10 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	reg := metrics.NewRegistry()
 	m := metrics.NewWorker(reg, cfg.Region)
-	writer := tsdb.NewWriter(tsdb.WriterParams{
-		URL: cfg.InfluxURL, Token: cfg.InfluxToken, Org: cfg.InfluxOrg, Bucket: cfg.InfluxBucket,
-		Logger: log, OnError: m.WriteError,
-	})
+	writer := newWriter(cfg, log, reg, m)
 	defer writer.Close()
 	pingCtx, cancelPing := context.WithTimeout(ctx, 5*time.Second)
 	if err := writer.Ping(pingCtx); err != nil {
@@ -153,4 +152,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("worker stopped", "influx_write_errors", writer.Errors(), "influx_dropped_batches", writer.Dropped())
 	return nil
+}
+
+// newWriter returns the InfluxDB writer with its counts on reg: points handed over feed
+// vigil_tsdb_points_written_total, failed attempts vigil_tsdb_write_errors_total, and the
+// batches it had to give up are read at scrape time as vigil_tsdb_batches_dropped_total.
+func newWriter(cfg config.Worker, log *slog.Logger, reg prometheus.Registerer, m *metrics.Worker) *tsdb.Writer {
+	w := tsdb.NewWriter(tsdb.WriterParams{
+		URL: cfg.InfluxURL, Token: cfg.InfluxToken, Org: cfg.InfluxOrg, Bucket: cfg.InfluxBucket,
+		Logger: log, OnError: m.WriteError, OnPoints: m.PointsWritten,
+	})
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: metrics.Namespace, Subsystem: "tsdb", Name: "batches_dropped_total",
+		Help: "InfluxDB batches given up after their retries ran out, or discarded by the client; their points are lost.",
+	}, func() float64 { return float64(w.Dropped()) }))
+	return w
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/pkg/config"
+	"github.com/vigil-monitor/vigil/pkg/metrics"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/queue"
 )
@@ -92,4 +95,32 @@ func TestRunChecksAndStops(t *testing.T) {
 	p, err := rdb.XPending(context.Background(), keys.Checks("lab"), queue.Group).Result()
 	require.NoError(t, err)
 	require.Zero(t, p.Count)
+}
+
+// The writer's counts reach /metrics: points handed over, and the dropped batches read at
+// scrape time.
+func TestWriterMetrics(t *testing.T) {
+	t.Parallel()
+	reg := metrics.NewRegistry()
+	m := metrics.NewWorker(reg, "lab")
+	cfg := config.Worker{Stores: config.Stores{InfluxURL: "http://127.0.0.1:8086", InfluxBucket: "vigil/autogen"}}
+	w := newWriter(cfg, slog.New(slog.DiscardHandler), reg, m)
+	defer w.Close()
+	site := uuid.NewString()
+	for range 3 {
+		require.NoError(t, w.Write(t.Context(), monitor.Result{WebsiteID: site, Region: "lab", At: time.Now(), Outcome: monitor.OutcomeUp}))
+	}
+	require.NoError(t, w.Flush(t.Context()))
+
+	fams, err := reg.Gather()
+	require.NoError(t, err)
+	got, found := metrics.Sum(fams, "vigil_tsdb_points_written_total", nil)
+	require.True(t, found)
+	require.EqualValues(t, 3, got)
+	got, found = metrics.Sum(fams, "vigil_tsdb_batches_dropped_total", nil)
+	require.True(t, found, "dropped batches are exported")
+	require.EqualValues(t, w.Dropped(), got)
+	got, found = metrics.Sum(fams, "vigil_tsdb_write_errors_total", nil)
+	require.True(t, found)
+	require.Zero(t, got)
 }

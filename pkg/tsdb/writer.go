@@ -66,6 +66,9 @@ type WriterParams struct {
 	Logger *slog.Logger
 	// OnError, if set, is called once per failed write attempt, for metrics.
 	OnError func()
+	// OnPoints, if set, is called with the number of points each Write has handed over (the
+	// count Points returns), for metrics.
+	OnPoints func(n int)
 }
 
 // Writer writes check results to InfluxDB in batches through the client's non-blocking write
@@ -166,6 +169,9 @@ func (w *Writer) Write(ctx context.Context, r monitor.Result) error {
 	select {
 	case w.queue <- it:
 		w.points.Add(1)
+		if w.p.OnPoints != nil {
+			w.p.OnPoints(1)
+		}
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("tsdb: write %s: %w", r.WebsiteID, ctx.Err())

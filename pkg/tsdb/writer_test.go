@@ -46,7 +46,9 @@ func fieldValues(ctx context.Context, t *testing.T, websiteID, field string) []a
 func TestWriterWritesPoints(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	w := tsdb.NewWriter(tsdb.WriterParams{URL: influxURL, Bucket: influxBucket, FlushInterval: 100 * time.Millisecond})
+	var hooked atomic.Int64
+	w := tsdb.NewWriter(tsdb.WriterParams{URL: influxURL, Bucket: influxBucket, FlushInterval: 100 * time.Millisecond,
+		OnPoints: func(n int) { hooked.Add(int64(n)) }})
 	defer w.Close()
 	require.NoError(t, w.Ping(ctx))
 
@@ -65,6 +67,7 @@ func TestWriterWritesPoints(t *testing.T) {
 	}
 	require.NoError(t, w.Flush(ctx))
 	require.EqualValues(t, 3, w.Points())
+	require.EqualValues(t, 3, hooked.Load(), "OnPoints sees every point handed over")
 
 	require.Equal(t, []any{"up", "down", "timeout"}, fieldValues(ctx, t, id, "outcome"))
 	require.Equal(t, []any{true, false, false}, fieldValues(ctx, t, id, "up"))
