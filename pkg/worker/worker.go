@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/vigil-monitor/vigil/pkg/monitor"
+	"github.com/vigil-monitor/vigil/pkg/probe"
 	"github.com/vigil-monitor/vigil/pkg/queue"
 )
 
@@ -328,8 +329,9 @@ func (w *Worker) run(work context.Context, d queue.Delivery) {
 	res := w.p.Prober.Probe(work, d.Job)
 	took := time.Since(start)
 	done()
-	if work.Err() != nil {
-		// Cancelled by the shutdown deadline: not a result. The job stays pending.
+	if work.Err() != nil || res.Reason == probe.ReasonCanceled {
+		// Cancelled by the shutdown deadline: not a result, it says nothing about the target.
+		// It is neither recorded nor acked; the job stays pending for another consumer.
 		w.stats.Abandoned.Add(1)
 		return
 	}

@@ -388,6 +388,53 @@ func TestWorkerShutdownTimeoutAbandonsUnfinishedChecks(t *testing.T) {
 	require.Empty(t, e.events())
 }
 
+// The real probe, cut short by the shutdown deadline, returns reason "canceled": that check is
+// neither written, nor folded into the pair's state, nor acked.
+func TestWorkerDiscardsAProbeCanceledByTheStop(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	arrived := make(chan struct{}, 1)
+	hang := make(chan struct{})
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select { // accepts and never answers, until the test ends
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer target.Close()
+	defer close(hang)
+
+	var reasons sync.Map
+	p := realProber()
+	spy := fakeProber{probe: func(ctx context.Context, j monitor.Job) monitor.Result {
+		r := p.Probe(ctx, j)
+		reasons.Store(j.WebsiteID, r.Reason)
+		return r
+	}}
+	mw := &memWriter{}
+	params := e.params("w1", spy, mw)
+	params.ShutdownTimeout = 400 * time.Millisecond
+	w, stop := e.start(params)
+	site := uuid.NewString()
+	j := job(site, target.URL)
+	j.TimeoutMS = 30_000
+	e.enqueue(j)
+	<-arrived
+	stop()
+	reason, _ := reasons.Load(site)
+	require.Equal(t, probe.ReasonCanceled, reason)
+	require.EqualValues(t, 1, w.Stats().Abandoned.Load())
+	require.Zero(t, w.Stats().Completed.Load())
+	require.Zero(t, mw.len(), "a canceled check is not recorded")
+	require.EqualValues(t, 1, e.pending(), "nor acked: another consumer runs it again")
+	require.Empty(t, e.events())
+	st, err := queue.NewStateStore(e.rdb, queue.StateParams{Keys: e.keys, Region: region}).GetState(context.Background(), site)
+	require.NoError(t, err)
+	require.Equal(t, monitor.StateUnknown, st.State)
+	require.Zero(t, st.Fails, "nor counted towards a confirmation")
+}
+
 func TestWorkerDeadLettersAJobThatKeepsFailing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
