@@ -83,6 +83,7 @@ func NewPlatform(t *testing.T) *Platform {
 		"VIGIL_API_KEY="+p.APIKey,
 		"VIGIL_ALLOW_TARGETS=127.0.0.0/8",
 		"VIGIL_LOG_FORMAT=json",
+		"VIGIL_MIN_INTERVAL_SECONDS=10",
 	)
 	t.Cleanup(p.stopAll)
 	return p

@@ -1,0 +1,291 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vigil-monitor/vigil/pkg/smtpsink"
+)
+
+// flipTarget is a local website whose behaviour the test switches: it answers 200, 500, too
+// slowly for the check's deadline, or drops the connection.
+type flipTarget struct {
+	srv  *httptest.Server
+	mode atomic.Value // string
+	hits atomic.Int64
+}
+
+func newFlipTarget(t *testing.T) *flipTarget {
+	ft := &flipTarget{}
+	ft.mode.Store("ok")
+	ft.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ft.hits.Add(1)
+		switch ft.mode.Load().(string) {
+		case "error":
+			http.Error(w, "boom", http.StatusInternalServerError)
+		case "slow":
+			select {
+			case <-time.After(3 * time.Second):
+			case <-r.Context().Done():
+			}
+			fmt.Fprintln(w, "late")
+		case "closed":
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		default:
+			fmt.Fprintln(w, "all good")
+		}
+	}))
+	t.Cleanup(ft.srv.Close)
+	return ft
+}
+
+func (ft *flipTarget) set(mode string) { ft.mode.Store(mode) }
+
+// monitorView is the part of GET /monitor's items the test reads.
+type monitorView struct {
+	ID      string `json:"id"`
+	State   string `json:"state"`
+	Outcome string `json:"outcome"`
+	Regions []struct {
+		Region      string     `json:"region"`
+		Outcome     string     `json:"outcome"`
+		StatusCode  *int       `json:"status_code"`
+		LastCheckAt *time.Time `json:"last_check_at"`
+	} `json:"regions"`
+}
+
+func (p *Platform) monitorItem(id string) monitorView {
+	p.t.Helper()
+	code, body := p.Do(http.MethodGet, "/monitor?limit=500", "")
+	require.Equal(p.t, http.StatusOK, code, string(body))
+	var list struct {
+		Items []monitorView `json:"items"`
+	}
+	require.NoError(p.t, json.Unmarshal(body, &list))
+	for _, it := range list.Items {
+		if it.ID == id {
+			return it
+		}
+	}
+	p.t.Fatalf("website %s not in /monitor", id)
+	return monitorView{}
+}
+
+// regionOutcomes is the latest outcome per region, for regions checked after since.
+func (m monitorView) regionOutcomes(since time.Time) map[string]string {
+	out := map[string]string{}
+	for _, r := range m.Regions {
+		if r.LastCheckAt != nil && r.LastCheckAt.After(since) {
+			out[r.Region] = r.Outcome
+		}
+	}
+	return out
+}
+
+// mailsTo returns the messages the sink holds for the recipient whose subject starts with
+// prefix ("[DOWN]" or "[RECOVERED]").
+func mailsTo(sink *smtpsink.Sink, rcpt, prefix string) []smtpsink.Message {
+	var out []smtpsink.Message
+	for _, m := range sink.Messages() {
+		if !strings.Contains(strings.Join(m.To, ","), rcpt) {
+			continue
+		}
+		if strings.Contains(subjectOf(m.Data), prefix) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// subjectOf returns the decoded Subject header of a raw message.
+func subjectOf(raw []byte) string {
+	var subj strings.Builder
+	inSubject := false
+	for _, line := range strings.Split(string(raw), "\r\n") {
+		switch {
+		case strings.HasPrefix(line, "Subject:"):
+			inSubject = true
+			subj.WriteString(strings.TrimPrefix(line, "Subject:"))
+		case inSubject && (strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t")):
+			subj.WriteString(line)
+		default:
+			inSubject = false
+		}
+		if line == "" {
+			break
+		}
+	}
+	return decodeHeader(subj.String())
+}
+
+// TestPipeline runs the whole platform as separate processes: the api, two schedulers, two
+// workers for "eu" and one for "us", and the notifier, against the real PostgreSQL, Redis and
+// InfluxDB and a real SMTP conversation. A website added through the API is checked from both
+// regions; its target then fails, times out, drops connections and recovers, and the outcomes,
+// the series and the emails must follow.
+func TestPipeline(t *testing.T) {
+	p := NewPlatform(t)
+	sink, err := smtpsink.Start("127.0.0.1:0", "")
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, sink.Close()) })
+	_, port, err := net.SplitHostPort(sink.Addr())
+	require.NoError(t, err)
+	p.Env = append(p.Env, "SMTP_HOST=127.0.0.1", "SMTP_PORT="+port, "VIGIL_SMTP_TLS=none",
+		"SMTP_FROM=vigil@example.com", "VIGIL_RECLAIM_GRACE=2s")
+
+	p.StartAPI()
+	for _, r := range []string{"eu", "us"} {
+		code, body := p.Do(http.MethodPost, "/regions", fmt.Sprintf(`{"name":%q}`, r))
+		require.Equal(t, http.StatusCreated, code, string(body))
+	}
+	p.Start("scheduler-1", "scheduler", nil)
+	p.Start("scheduler-2", "scheduler", nil)
+	p.Start("worker-eu-1", "worker", nil, "--region", "eu")
+	p.Start("worker-eu-2", "worker", nil, "--region", "eu")
+	p.Start("worker-us-1", "worker", nil, "--region", "us")
+	p.Start("notifier", "notifier", nil)
+
+	target := newFlipTarget(t)
+	const (
+		interval = 10 * time.Second
+		retry    = 2 * time.Second
+		confirmN = 2
+	)
+	added := time.Now()
+	code, body := p.Do(http.MethodPost, "/websites", fmt.Sprintf(`{
+		"name": "shop", "url": %q, "interval_seconds": %d, "timeout_ms": 1000,
+		"retry_interval_seconds": %d, "confirmations_down": %d,
+		"alert_emails": ["oncall@example.com", "cto@example.com"]}`,
+		target.srv.URL+"/health", int(interval.Seconds()), int(retry.Seconds()), confirmN))
+	require.Equal(t, http.StatusCreated, code, string(body))
+	var site struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal(body, &site))
+
+	// Both regions report within one interval plus 2 s (plus the roles' start-up), in
+	// /monitor and in the series.
+	require.Eventually(t, func() bool {
+		got := p.monitorItem(site.ID).regionOutcomes(added)
+		return got["eu"] == "up" && got["us"] == "up"
+	}, interval+2*time.Second+5*time.Second, 200*time.Millisecond, "both regions report up")
+	t.Logf("first results from both regions %s after the website was added", time.Since(added).Round(time.Millisecond))
+	code, body = p.Do(http.MethodGet, "/monitor/"+site.ID+"?days=1", "")
+	require.Equal(t, http.StatusOK, code, string(body))
+	var series struct {
+		Series []struct {
+			Region string `json:"region"`
+			Points []struct {
+				MeanMS *float64 `json:"mean_ms"`
+			} `json:"points"`
+		} `json:"series"`
+	}
+	require.NoError(t, json.Unmarshal(body, &series))
+	regionsWithPoints := map[string]bool{}
+	for _, s := range series.Series {
+		for _, pt := range s.Points {
+			if pt.MeanMS != nil {
+				regionsWithPoints[s.Region] = true
+			}
+		}
+	}
+	require.Equal(t, map[string]bool{"eu": true, "us": true}, regionsWithPoints, string(body))
+	require.Empty(t, sink.Messages(), "an up website sends nothing")
+
+	// The target starts answering 500: one DOWN email per recipient, within the time to the
+	// next check + (N-1) retries + 5 s.
+	target.set("error")
+	downAt := time.Now()
+	bound := interval + time.Duration(confirmN-1)*retry + 5*time.Second
+	require.Eventually(t, func() bool {
+		return len(mailsTo(sink, "oncall@example.com", "[DOWN]")) == 1 &&
+			len(mailsTo(sink, "cto@example.com", "[DOWN]")) == 1
+	}, bound, 100*time.Millisecond, "one DOWN email per recipient")
+	t.Logf("DOWN email %s after the outage began (bound %s)", time.Since(downAt).Round(time.Millisecond), bound)
+	down := mailsTo(sink, "oncall@example.com", "[DOWN]")[0]
+	require.Contains(t, subjectOf(down.Data), "shop")
+	require.Contains(t, string(down.Data), target.srv.URL)
+	require.Equal(t, "down", p.monitorItem(site.ID).State)
+
+	// Timeouts and dropped connections are failures too, and the incident stays one incident:
+	// no second DOWN email.
+	for _, mode := range []struct{ name, outcome string }{{"slow", "timeout"}, {"closed", "down"}} {
+		target.set(mode.name)
+		since := time.Now()
+		require.Eventually(t, func() bool {
+			got := p.monitorItem(site.ID).regionOutcomes(since)
+			return got["eu"] == mode.outcome && got["us"] == mode.outcome
+		}, interval+retry+5*time.Second, 200*time.Millisecond, "outcome %s for mode %s", mode.outcome, mode.name)
+	}
+	require.Len(t, mailsTo(sink, "oncall@example.com", "[DOWN]"), 1, "one incident, one email")
+
+	// It comes back: exactly one RECOVERED email per recipient, with the downtime's duration.
+	target.set("ok")
+	require.Eventually(t, func() bool {
+		return len(mailsTo(sink, "oncall@example.com", "[RECOVERED]")) == 1 &&
+			len(mailsTo(sink, "cto@example.com", "[RECOVERED]")) == 1
+	}, interval+retry+5*time.Second, 100*time.Millisecond, "one RECOVERED email per recipient")
+	recovered := subjectOf(mailsTo(sink, "oncall@example.com", "[RECOVERED]")[0].Data)
+	require.Contains(t, recovered, "down for", recovered)
+
+	// Each region's downtime closes once that region has seen the recovery, and each starts at
+	// the region's first failing check.
+	var periods []struct {
+		Region    string     `json:"region"`
+		StartedAt time.Time  `json:"started_at"`
+		EndedAt   *time.Time `json:"ended_at"`
+	}
+	require.Eventually(t, func() bool {
+		code, body := p.Do(http.MethodGet, "/monitor/"+site.ID+"/downtime?days=1", "")
+		require.Equal(t, http.StatusOK, code, string(body))
+		var page struct {
+			Downtimes json.RawMessage `json:"downtimes"`
+		}
+		require.NoError(t, json.Unmarshal(body, &page), string(body))
+		require.NoError(t, json.Unmarshal(page.Downtimes, &periods), string(body))
+		for _, d := range periods {
+			if d.EndedAt == nil {
+				return false
+			}
+		}
+		return len(periods) == 2
+	}, interval+retry+5*time.Second, 200*time.Millisecond, "both regional downtimes close")
+	for _, d := range periods {
+		require.WithinDuration(t, downAt, d.StartedAt, interval+time.Second,
+			"region %s's downtime starts at its first failing check", d.Region)
+	}
+
+	code, body = p.Do(http.MethodGet, "/incidents?state=resolved&website_id="+site.ID, "")
+	require.Equal(t, http.StatusOK, code, string(body))
+	var incidents struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	require.NoError(t, json.Unmarshal(body, &incidents))
+	require.Len(t, incidents.Items, 1, string(body))
+
+	// Nothing more is sent once the site is steady.
+	require.Len(t, sink.Messages(), 4, "two DOWN and two RECOVERED emails, nothing else")
+}
+
+// decodeHeader decodes RFC 2047 encoded words, as mail clients show them.
+func decodeHeader(s string) string {
+	d := new(mime.WordDecoder)
+	out, err := d.DecodeHeader(strings.TrimSpace(s))
+	if err != nil {
+		return s
+	}
+	return out
+}
