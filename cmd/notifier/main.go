@@ -101,7 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	hooks := webhook.New(probe.NewGuard(cfg.AllowTargetPrefixes()).Client(cfg.SendTimeout), cfg.WebhookSecret)
 
 	consumer := cfg.ConsumerName()
-	events, err := queue.NewEventConsumer(rdb, queue.Keys{Prefix: cfg.RedisPrefix}, queue.EventConsumerParams{
+	keys := queue.Keys{Prefix: cfg.RedisPrefix}
+	events, err := queue.NewEventConsumer(rdb, keys, queue.EventConsumerParams{
 		Consumer: consumer, ClaimIdle: cfg.ClaimIdle,
 	})
 	if err != nil {
@@ -119,6 +120,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			n, err := outbox.CountPending(ctx)
 			return float64(n), err
 		}, log),
+		// The notifier's own backlog: transition events not yet applied.
+		metrics.NewStreamCollector(metrics.StreamParams{
+			Client: rdb, Keys: keys, Regions: metrics.StaticRegions(), Events: true, Log: log,
+		}),
 	)
 	n, err := notifier.New(notifier.Params{
 		Pool:          pool,
