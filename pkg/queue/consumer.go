@@ -240,7 +240,7 @@ func JobTimeout(j monitor.Job) time.Duration {
 // therefore run again after 10 s + grace, not after the longest timeout any job may have.
 //
 // One pass lists candidates with XPENDING (IDLE at least grace plus the smallest possible
-// timeout, count at a time, a bounded number of pages), reads their jobs with pipelined XRANGEs
+// timeout, a bounded number of bounded pages), reads their jobs with pipelined XRANGEs
 // to learn each one's timeout, and XCLAIMs only the entries idle for longer than theirs plus
 // grace, with that as XCLAIM's min-idle. The check is thus made again, atomically, by Redis: an
 // entry that its consumer acked, or that another consumer claimed, between the listing and
@@ -249,7 +249,8 @@ func JobTimeout(j monitor.Job) time.Duration {
 // An entry that has already been delivered MaxDeliveries times is not run again but
 // dead-lettered, so that a job that crashes its worker cannot take the region's workers down
 // one after the other. Entries whose data the stream has trimmed are acked and counted in
-// Deleted.
+// Deleted. On an error, the result still holds the entries claimed before it: they are this
+// consumer's now, and the caller should run them.
 func (c *Consumer) Reclaim(ctx context.Context, grace time.Duration, count int) (ReclaimResult, error) {
 	var res ReclaimResult
 	if count <= 0 {

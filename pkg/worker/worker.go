@@ -269,12 +269,6 @@ func (w *Worker) reclaim(ctx, work context.Context, jobs *sync.WaitGroup) {
 			}
 			res, err := w.p.Consumer.Reclaim(ctx, w.p.ReclaimGrace, n)
 			w.release(n - len(res.Deliveries))
-			if err != nil {
-				if ctx.Err() == nil {
-					w.log.Error("reclaim jobs", "err", err)
-				}
-				break
-			}
 			if res.DeadLettered > 0 {
 				w.stats.DeadLettered.Add(uint64(res.DeadLettered))
 				w.p.Metrics.DeadLettered(res.DeadLettered)
@@ -284,8 +278,16 @@ func (w *Worker) reclaim(ctx, work context.Context, jobs *sync.WaitGroup) {
 				w.p.Metrics.Reclaimed(len(res.Deliveries))
 				w.log.Info("reclaimed jobs from a dead consumer", "count", len(res.Deliveries))
 			}
+			// Claimed entries are ours even when the pass then failed: run them (they hold
+			// their slots).
 			for _, d := range res.Deliveries {
 				jobs.Go(func() { w.run(work, d) })
+			}
+			if err != nil {
+				if ctx.Err() == nil {
+					w.log.Error("reclaim jobs", "err", err)
+				}
+				break
 			}
 			if len(res.Deliveries)+res.DeadLettered < n {
 				break
