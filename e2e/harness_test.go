@@ -38,7 +38,10 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "./cmd/...")
+	// The roles by name, not ./cmd/...: a tool being written under cmd/ must not stop the
+	// end-to-end tests from building.
+	cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator),
+		"./cmd/api", "./cmd/scheduler", "./cmd/worker", "./cmd/notifier", "./cmd/healthcheck")
 	cmd.Dir = ".."
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
