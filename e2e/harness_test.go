@@ -21,6 +21,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/pkg/metrics"
 	"github.com/vigil-monitor/vigil/pkg/postgres/pgtest"
 )
 
@@ -139,6 +140,28 @@ func (p *Platform) StartAPI() *Proc {
 		return resp.StatusCode == http.StatusOK
 	}, 30*time.Second, 100*time.Millisecond, "api did not become healthy:\n%s", proc.out.String())
 	return proc
+}
+
+// StartWithMetrics starts a role that serves /metrics on a free local port, and returns the
+// process and the metrics URL.
+func (p *Platform) StartWithMetrics(name, bin string, args ...string) (*Proc, string) {
+	p.t.Helper()
+	addr := freeAddr(p.t)
+	proc := p.Start(name, bin, []string{"VIGIL_METRICS_ADDR=" + addr}, args...)
+	return proc, "http://" + addr + "/metrics"
+}
+
+// Scrape reads a role's /metrics and returns the sum of the series of name whose labels
+// include match (nil: all), and whether the metric was there at all.
+func (p *Platform) Scrape(url, name string, match map[string]string) (float64, bool) {
+	p.t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(p.t, err)
+	defer resp.Body.Close()
+	require.Equal(p.t, http.StatusOK, resp.StatusCode)
+	families, err := metrics.ParseText(resp.Body)
+	require.NoError(p.t, err)
+	return metrics.Sum(families, name, match)
 }
 
 // Kill sends SIGKILL, as a crash would.

@@ -146,17 +146,20 @@ func TestPipeline(t *testing.T) {
 	p.Env = append(p.Env, "SMTP_HOST=127.0.0.1", "SMTP_PORT="+port, "VIGIL_SMTP_TLS=none",
 		"SMTP_FROM=vigil@example.com", "VIGIL_RECLAIM_GRACE=2s")
 
+	apiMetrics := freeAddr(t)
+	p.Env = append(p.Env, "VIGIL_METRICS_ADDR="+apiMetrics)
 	p.StartAPI()
+	p.Env = p.Env[:len(p.Env)-1]
 	for _, r := range []string{"eu", "us"} {
 		code, body := p.Do(http.MethodPost, "/regions", fmt.Sprintf(`{"name":%q}`, r))
 		require.Equal(t, http.StatusCreated, code, string(body))
 	}
-	p.Start("scheduler-1", "scheduler", nil)
-	p.Start("scheduler-2", "scheduler", nil)
-	p.Start("worker-eu-1", "worker", nil, "--region", "eu")
-	p.Start("worker-eu-2", "worker", nil, "--region", "eu")
-	p.Start("worker-us-1", "worker", nil, "--region", "us")
-	p.Start("notifier", "notifier", nil)
+	_, sched1 := p.StartWithMetrics("scheduler-1", "scheduler")
+	_, sched2 := p.StartWithMetrics("scheduler-2", "scheduler")
+	_, workerEU1 := p.StartWithMetrics("worker-eu-1", "worker", "--region", "eu")
+	_, workerEU2 := p.StartWithMetrics("worker-eu-2", "worker", "--region", "eu")
+	_, workerUS := p.StartWithMetrics("worker-us-1", "worker", "--region", "us")
+	_, notifierMetrics := p.StartWithMetrics("notifier", "notifier")
 
 	target := newFlipTarget(t)
 	const (
@@ -204,6 +207,18 @@ func TestPipeline(t *testing.T) {
 	}
 	require.Equal(t, map[string]bool{"eu": true, "us": true}, regionsWithPoints, string(body))
 	require.Empty(t, sink.Messages(), "an up website sends nothing")
+	checksEU := func() float64 {
+		a, _ := p.Scrape(workerEU1, "vigil_checks_total", map[string]string{"region": "eu"})
+		b, _ := p.Scrape(workerEU2, "vigil_checks_total", map[string]string{"region": "eu"})
+		return a + b
+	}
+	dispatched := func() float64 {
+		a, _ := p.Scrape(sched1, "vigil_scheduler_dispatched_total", nil)
+		b, _ := p.Scrape(sched2, "vigil_scheduler_dispatched_total", nil)
+		return a + b
+	}
+	checksBefore, dispatchedBefore := checksEU(), dispatched()
+	require.Positive(t, checksBefore, "the eu workers count their checks")
 
 	// The target starts answering 500: one DOWN email per recipient, within the time to the
 	// next check + (N-1) retries + 5 s.
@@ -278,6 +293,38 @@ func TestPipeline(t *testing.T) {
 
 	// Nothing more is sent once the site is steady.
 	require.Len(t, sink.Messages(), 4, "two DOWN and two RECOVERED emails, nothing else")
+
+	// Every role's /metrics moved with the checks.
+	require.Greater(t, checksEU(), checksBefore, "vigil_checks_total grows")
+	require.Greater(t, dispatched(), dispatchedBefore, "vigil_scheduler_dispatched_total grows")
+	failed, _ := p.Scrape(workerUS, "vigil_checks_total", map[string]string{"region": "us", "outcome": "down"})
+	require.Positive(t, failed, "the us worker counted failed checks")
+	timeouts, _ := p.Scrape(workerUS, "vigil_checks_total", map[string]string{"region": "us", "outcome": "timeout"})
+	require.Positive(t, timeouts, "and timeouts")
+	durations, found := p.Scrape(workerUS, "vigil_check_duration_seconds", nil)
+	require.True(t, found)
+	require.Positive(t, durations)
+	writeErrors, found := p.Scrape(workerUS, "vigil_tsdb_write_errors_total", nil)
+	require.True(t, found)
+	require.Zero(t, writeErrors)
+	leaders1, _ := p.Scrape(sched1, "vigil_scheduler_leader", nil)
+	leaders2, _ := p.Scrape(sched2, "vigil_scheduler_leader", nil)
+	require.Equal(t, 1.0, leaders1+leaders2, "exactly one scheduler leads")
+	lag, found := p.Scrape(sched1, "vigil_scheduler_dispatch_lag_seconds", nil)
+	if leaders2 == 1 {
+		lag, found = p.Scrape(sched2, "vigil_scheduler_dispatch_lag_seconds", nil)
+	}
+	require.True(t, found)
+	require.Positive(t, lag, "the leader observes its dispatch lag")
+	sent, _ := p.Scrape(notifierMetrics, "vigil_notifications_total", map[string]string{"channel": "email", "result": "sent"})
+	require.Equal(t, 4.0, sent, "four emails sent")
+	open, found := p.Scrape(notifierMetrics, "vigil_incidents_open", nil)
+	require.True(t, found)
+	require.Zero(t, open, "the incident is resolved")
+	_, found = p.Scrape(notifierMetrics, "vigil_events_pending", nil)
+	require.True(t, found, "the notifier exports its event backlog")
+	requests, _ := p.Scrape("http://"+apiMetrics+"/metrics", "vigil_http_requests_total", nil)
+	require.Positive(t, requests, "the api counts its requests")
 }
 
 // decodeHeader decodes RFC 2047 encoded words, as mail clients show them.
