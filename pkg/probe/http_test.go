@@ -700,5 +700,7 @@ func TestManySlowTargets(t *testing.T) {
 	}
 	t.Logf("%d slow targets: outcomes %v, slowest verdict after %s", n, outcomes, slowest)
 	require.Equal(t, map[monitor.Outcome]int{monitor.OutcomeTimeout: n}, outcomes)
-	require.Less(t, slowest, timeoutMS*time.Millisecond+3*time.Second)
+	// The targets never answer, so without the deadline no check would end at all; the slack
+	// only absorbs a loaded machine's scheduling delay, it measures nothing.
+	require.Less(t, slowest, timeoutMS*time.Millisecond+10*time.Second)
 }
