@@ -2,7 +2,7 @@
 GO ?= go
 GOTEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: run test stack build screenshots fmt
+.PHONY: run test stack build screenshots fmt fuzz
 
 ## run: start the local stack and the whole platform (api on :3002, scheduler, workers, notifier)
 run: build stack
@@ -25,6 +25,19 @@ stack:
 ## build: build the four binaries (and the local mail sink) into bin/
 build:
 	$(GO) build -o bin/ ./cmd/... ./tools/mailsink
+
+## fuzz: run each fuzz target for FUZZTIME (default 10s) on the committed corpora
+FUZZTIME ?= 10s
+FUZZ_TARGETS = \
+	./pkg/probe:FuzzCheckURL ./pkg/probe:FuzzCheckHeaders \
+	./pkg/monitor:FuzzParseExpectedStatus ./pkg/httpapi:FuzzRequestBodies \
+	./pkg/queue:FuzzStreamJob ./pkg/queue:FuzzTransitionEvent
+fuzz: stack
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
