@@ -41,3 +41,15 @@ fuzz: stack
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: bench bench-smoke
+
+## bench: issue 8's benchmarks on the local stack, written to docs/benchmarks.md (about 10 minutes)
+bench: stack
+	$(GO) build -o bin/ ./cmd/worker ./cmd/scheduler ./cmd/api ./cmd/notifier ./cmd/vigil-bench
+	bin/vigil-bench -bin bin -out docs/benchmarks.md
+
+## bench-smoke: the benchmark harness at a tiny size, in seconds; CI runs the same as cmd/vigil-bench's test
+bench-smoke: stack
+	$(GO) build -o bin/ ./cmd/worker ./cmd/scheduler ./cmd/api ./cmd/notifier ./cmd/vigil-bench
+	bin/vigil-bench -smoke -bin bin -out .stack/benchmarks-smoke.md

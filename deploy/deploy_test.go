@@ -40,7 +40,8 @@ var roles = map[string]any{
 
 // devOnly are cmd/ directories that are deliberately not in the image.
 var devOnly = map[string]bool{
-	"mailsink": true, // the SMTP sink of scripts/run-local; docker-compose uses mailpit
+	"mailsink":    true, // the SMTP sink of scripts/run-local; docker-compose uses mailpit
+	"vigil-bench": true, // the benchmark harness of make bench (issue 8)
 }
 
 // binary is the name of a cmd/ directory's binary in the image.

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vigil-monitor/vigil/pkg/scheduler"
+	"github.com/vigil-monitor/vigil/pkg/smtpsink"
+)
+
+// Detection settings: short, so that 20 trials finish in under a minute.
+const (
+	detectIntervalS = 10
+	detectRetryS    = 2
+	detectConfirm   = 2
+	// detectSlack is what the bound allows beyond the schedule: a dispatch tick (25 ms), the
+	// retry poll (100 ms), two probes, two completions, the notifier's read, transaction and
+	// SMTP delivery.
+	detectSlack = 2 * time.Second
+)
+
+// flipTarget answers 200 for /d/N until N's outage time, then 503.
+type flipTarget struct {
+	downAt []atomic.Int64 // unix nanos; 0 means up
+	hits   []atomic.Int64 // answers given while up
+}
+
+func (f *flipTarget) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/d/"))
+	if err != nil || i < 0 || i >= len(f.downAt) {
+		http.NotFound(w, r)
+		return
+	}
+	if d := f.downAt[i].Load(); d != 0 && time.Now().UnixNano() >= d {
+		http.Error(w, "outage", http.StatusServiceUnavailable)
+		return
+	}
+	f.hits[i].Add(1)
+	io.WriteString(w, targetBody)
+}
+
+// detectionSection is issue 8's third measurement: targets go down, and the harness times the
+// DOWN email through the real scheduler, worker and notifier binaries into an SMTP sink.
+func (b *bench) detectionSection(ctx context.Context, s *section) error {
+	n := b.sz.trials
+	dbURL, dropDB, err := b.st.database(ctx, "detect")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := dropDB(); err != nil {
+			b.logf("detection: cleanup: %v", err)
+		}
+	}()
+	prefix, dropKeys := b.st.redisPrefix("detect")
+	defer func() {
+		if err := dropKeys(); err != nil {
+			b.logf("detection: cleanup: %v", err)
+		}
+	}()
+	bucket, dropInflux, err := b.st.influxDB(ctx, "detect")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := dropInflux(); err != nil {
+			b.logf("detection: cleanup: %v", err)
+		}
+	}()
+
+	sink, err := smtpsink.Start("127.0.0.1:0", "")
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+	target := &flipTarget{downAt: make([]atomic.Int64, n), hits: make([]atomic.Int64, n)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: target, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `INSERT INTO regions (name) VALUES ($1)`, benchRegion); err != nil {
+		return err
+	}
+	// Ids whose first check falls 3 to 4 s from now: the scheduler has started by then, and no
+	// trial waits most of an interval for its website's first check.
+	period := int64(detectIntervalS * 1000)
+	ids := make([]uuid.UUID, n)
+	firstAt := time.Now().Add(3 * time.Second).UnixMilli()
+	for i := range ids {
+		for {
+			ids[i] = uuid.New()
+			if scheduler.NextDue(firstAt, scheduler.Phase(ids[i], benchRegion, period), period)-firstAt < 1000 {
+				break
+			}
+		}
+		_, err := conn.Exec(ctx, `INSERT INTO websites (id, name, url, interval_seconds, retry_interval_seconds,
+			confirmations_down, confirmations_up, timeout_ms, alert_emails)
+			VALUES ($1, $2, $3, $4, $5, $6, 1, 2000, $7)`,
+			ids[i], fmt.Sprintf("detect-%d", i), fmt.Sprintf("http://%s/d/%d", ln.Addr(), i),
+			detectIntervalS, detectRetryS, detectConfirm, []string{fmt.Sprintf("site-%d@bench.example", i)})
+		if err != nil {
+			return fmt.Errorf("insert website: %w", err)
+		}
+	}
+	s.setupf("%d websites on a local target (`/d/N` answers 200 until N's outage, then 503), interval %d s, `retry_interval_seconds` %d, `confirmations_down` %d, one region, an alert address each", n, detectIntervalS, detectRetryS, detectConfirm)
+	s.setupf("the real `bin/scheduler`, `bin/worker --region %s` and `bin/notifier` (`VIGIL_SMTP_TLS=none`) with production defaults, a database, Redis prefix and InfluxDB database of their own; emails go to an in-process SMTP sink (pkg/smtpsink), timed when it accepts the DATA", benchRegion)
+	if b.o.smoke {
+		s.setupf("smoke mode: each outage starts 300 ms before its website's next check, so the run takes seconds")
+	} else {
+		s.setupf("once every target has answered its first check, the outages start, spread evenly over one interval so the trials see every phase; each trial's latency runs from its outage to its DOWN email")
+	}
+	s.setupf("the bound each trial is promised: phase (from the outage to the pair's next scheduled check, computed with `scheduler.Phase`) + (N−1) × retry + %s of slack (dispatch tick, retry poll, probes, completions, the notifier's transaction and SMTP)", detectSlack)
+
+	env := func(metrics string) []string {
+		return []string{
+			"DATABASE_URL=" + dbURL, "REDIS_URL=" + b.o.redisURL, "VIGIL_REDIS_PREFIX=" + prefix,
+			"INFLUXDB_URL=" + b.o.influx, "INFLUXDB_BUCKET=" + bucket, "INFLUXDB_TOKEN=",
+			"VIGIL_LOG_LEVEL=info", "VIGIL_METRICS_ADDR=" + metrics,
+		}
+	}
+	var procs []*proc
+	defer func() {
+		// Reverse order: the worker and the scheduler stop before the notifier.
+		for i := len(procs) - 1; i >= 0; i-- {
+			if err := procs[i].stop(20 * time.Second); err != nil {
+				b.logf("detection: %v", err)
+			}
+		}
+	}()
+	start := func(name, bin string, extra ...string) error {
+		addr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		p, err := startProc(name, bin, nil, append(env(addr), extra...), b.logDir, nil)
+		if err != nil {
+			return err
+		}
+		procs = append(procs, p)
+		return waitHTTP(ctx, p, "http://"+addr+"/readyz", time.Minute)
+	}
+	if err := start("detect-notifier", b.bins.notifier, "SMTP_HOST=127.0.0.1", "SMTP_PORT="+strconv.Itoa(sink.Port()),
+		"VIGIL_SMTP_TLS=none", "SMTP_FROM=vigil@bench.example"); err != nil {
+		return err
+	}
+	if err := start("detect-worker", b.bins.worker, "VIGIL_REGION="+benchRegion, "VIGIL_ALLOW_TARGETS=127.0.0.0/8"); err != nil {
+		return err
+	}
+	if err := start("detect-scheduler", b.bins.scheduler); err != nil {
+		return err
+	}
+
+	// Every website up first: each target answered once, and its result had time to land.
+	b.logf("detection: waiting for the first checks")
+	deadline := time.Now().Add(3 * detectIntervalS * time.Second)
+	for {
+		up := 0
+		for i := range target.hits {
+			if target.hits[i].Load() > 0 {
+				up++
+			}
+		}
+		if up == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("detection: only %d of %d targets checked after %d s", up, n, 3*detectIntervalS)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the target's counters
+	}
+	time.Sleep(time.Second) // the last first check's completion confirms its pair up
+
+	base := time.Now().Add(500 * time.Millisecond)
+	outage := make([]time.Time, n)
+	phaseWait := make([]time.Duration, n)
+	for i := range n {
+		phase := scheduler.Phase(ids[i], benchRegion, period)
+		outage[i] = base.Add(time.Duration(i) * time.Duration(period) * time.Millisecond / time.Duration(n))
+		if b.o.smoke {
+			// A smoke run only proves the path: each outage starts just before a check is due.
+			outage[i] = time.UnixMilli(scheduler.NextDue(base.UnixMilli(), phase, period) - 300)
+		}
+		target.downAt[i].Store(outage[i].UnixNano())
+		ms := outage[i].UnixMilli()
+		phaseWait[i] = time.Duration(scheduler.NextDue(ms, phase, period)-ms) * time.Millisecond
+	}
+	b.logf("detection: %d outages over the next %d s", n, detectIntervalS)
+
+	email := make([]time.Time, n)
+	last := slices.MaxFunc(outage, time.Time.Compare).Add(time.Duration(detectIntervalS+detectRetryS*detectConfirm)*time.Second + 30*time.Second)
+	for {
+		got := 0
+		for _, m := range sink.Messages() {
+			for i := range n {
+				addr := fmt.Sprintf("site-%d@bench.example", i)
+				if email[i].IsZero() && slices.Contains(m.To, addr) && strings.Contains(string(m.Data), "DOWN") {
+					email[i] = m.At
+				}
+			}
+		}
+		for i := range n {
+			if !email[i].IsZero() {
+				got++
+			}
+		}
+		if got == n {
+			break
+		}
+		if time.Now().After(last) {
+			return fmt.Errorf("detection: %d of %d DOWN emails arrived", got, n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-sink.Received():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+
+	retries := time.Duration(detectConfirm-1) * detectRetryS * time.Second
+	var lat, over []time.Duration
+	within := 0
+	s.add("| trial | phase (outage to next check) | bound | outage to DOWN email | beyond phase + retries |", "|---|---|---|---|---|")
+	for i := range n {
+		l := email[i].Sub(outage[i])
+		bound := phaseWait[i] + retries + detectSlack
+		o := l - phaseWait[i] - retries
+		lat, over = append(lat, l), append(over, o)
+		mark := "✅"
+		if l <= bound {
+			within++
+		} else {
+			mark = "❌"
+		}
+		s.add(fmt.Sprintf("| %d | %.2f s | %.2f s | %.2f s %s | %s |", i+1, phaseWait[i].Seconds(), bound.Seconds(), l.Seconds(), mark, fmtMS(o)))
+	}
+	slices.Sort(lat)
+	slices.Sort(over)
+	worstBound := time.Duration(period)*time.Millisecond + retries + detectSlack
+	s.add("", fmt.Sprintf("Outage to DOWN email over %d trials: median **%.2f s**, max **%.2f s**; the configuration promises at most interval + (N−1) × retry + slack = %s in the worst phase. Beyond the phase and the retries, the pipeline (dispatch, probes, completion, notifier, SMTP) added a median %s and at most %s.",
+		n, percentile(lat, 0.5).Seconds(), lat[n-1].Seconds(), worstBound, fmtMS(percentile(over, 0.5)), fmtMS(over[n-1])))
+	s.info("outage to DOWN email", fmt.Sprintf("median %.2f s, max %.2f s over %d trials", percentile(lat, 0.5).Seconds(), lat[n-1].Seconds(), n))
+	s.check("trials within phase + (N−1)×retry + slack", fmt.Sprintf("all %d (slack %s)", n, detectSlack), fmt.Sprintf("%d of %d", within, n), within == n)
+	if within < n {
+		s.note(fmt.Sprintf("**Why some trials were late:** the pipeline beyond the schedule took up to %s against %s of slack; on this shared machine (load %s) each of the steps waits for a CPU.", fmtMS(over[n-1]), detectSlack, loadAvg()))
+	}
+	return nil
+}

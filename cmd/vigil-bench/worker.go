@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigil-monitor/vigil/pkg/monitor"
+	"github.com/vigil-monitor/vigil/pkg/queue"
+)
+
+const benchRegion = "bench"
+
+// workerSection is issue 8's first measurement: one worker process against the bare loop, CPU-
+// bound (a target that answers at once) and latency-bound (5,000 checks at once against a
+// target that answers after 500 ms).
+func (b *bench) workerSection(ctx context.Context, s *section) error {
+	sz := b.sz
+	fast, fastURL, err := b.startTarget(ctx, "target-fast", 0)
+	if err != nil {
+		return err
+	}
+	defer fast.stop(5 * time.Second)
+
+	s.setupf("target: `vigil-bench target` (a process of its own, Go net/http on 127.0.0.1, a %d-byte page, backlog = somaxconn)", len(targetBody))
+	s.setupf("bare loop: `vigil-bench bareloop -url URL -n %d -c %d` — Go's http.Client, `DisableKeepAlives` (a new connection per request, as every check makes), %d goroutines; run before and after the worker, the baseline is their mean",
+		sz.checks, sz.concurrency, sz.concurrency)
+	s.setupf("worker: `bin/worker --region %s` with `VIGIL_WORKER_CONCURRENCY=%d`, `VIGIL_ALLOW_TARGETS=127.0.0.1/32`, its own `VIGIL_REDIS_PREFIX` and `INFLUXDB_BUCKET`; its stream pre-filled with %s jobs (as the scheduler writes them, with their pending markers) over %s websites; every result goes to InfluxDB and every job is completed (state script, ACK) before it counts",
+		benchRegion, sz.concurrency, fmtInt(float64(sz.checks)), fmtInt(float64(min(sz.checks, 10_000))))
+	s.setupf("rates are taken between 5%% and 95%% of the work done (start-up and tail excluded); CPU per check is the process's utime+stime (/proc/PID/stat, or getrusage for the bare loop) over the same window; the run ends when every check is counted, every point handed to InfluxDB and no job is left pending")
+
+	b.logf("worker: bare loop (before)")
+	bare1, err := b.bareLoop(ctx, "bareloop-fast-1", fastURL, sz.checks, sz.concurrency)
+	if err != nil {
+		return err
+	}
+	b.logf("worker: worker, %d checks", sz.checks)
+	w, err := b.workerRun(ctx, "fast", fastURL, sz.checks, sz.concurrency)
+	if err != nil {
+		return err
+	}
+	b.logf("worker: bare loop (after)")
+	bare2, err := b.bareLoop(ctx, "bareloop-fast-2", fastURL, sz.checks, sz.concurrency)
+	if err != nil {
+		return err
+	}
+	bareRate := (bare1.Rate + bare2.Rate) / 2
+	bareCPU := (bare1.CPUPerReq + bare2.CPUPerReq) / 2
+	ratio := w.rate / bareRate
+
+	s.add("### CPU-bound: a target that answers at once",
+		"",
+		"| run | checks/s (steady) | checks/s (whole run) | CPU µs/check | peak RSS | errors |",
+		"|---|---|---|---|---|---|",
+		fmt.Sprintf("| bare loop, before | %s | %s | %.0f | %s | %d |", fmtInt(bare1.Rate), fmtInt(bare1.TotalRate), bare1.CPUPerReq, fmtMB(bare1.HWMKB), bare1.Errors),
+		fmt.Sprintf("| **worker** | **%s** | %s | **%.0f** | %s (RSS at the end %s) | %s |", fmtInt(w.rate), fmtInt(w.totalRate), w.cpuUS, fmtMB(w.hwmKB), fmtMB(w.rssKB), w.problems()),
+		fmt.Sprintf("| bare loop, after | %s | %s | %.0f | %s | %d |", fmtInt(bare2.Rate), fmtInt(bare2.TotalRate), bare2.CPUPerReq, fmtMB(bare2.HWMKB), bare2.Errors),
+		"",
+		fmt.Sprintf("Worker / bare loop: **%.2f×** the rate, %.2f× the CPU per check (%.0f µs against %.0f µs). Around the worker's steady window the stores it writes to used, per check: Redis %.0f µs, InfluxDB %.0f µs of CPU — work the bare loop does not do, on the same 2 cores.",
+			ratio, w.cpuUS/bareCPU, w.cpuUS, bareCPU, w.redisUS, w.influxUS),
+		fmt.Sprintf("Every result reached InfluxDB: %s points counted in the run's database for %s checks.", fmtInt(float64(w.points)), fmtInt(float64(sz.checks))),
+	)
+	scaled := 12_000.0 / 18_000.0 * bareRate
+	s.check("worker / bare loop (CPU-bound)", "≥ 0.6×", fmt.Sprintf("%.2f× (%s against %s checks/s)", ratio, fmtInt(w.rate), fmtInt(bareRate)), ratio >= 0.6)
+	s.check("worker checks/s", "≥ 12k where the bare loop does 18k (≥ 0.667×: "+fmtInt(scaled)+" here)",
+		fmtInt(w.rate), w.rate >= scaled)
+	s.info("worker CPU per check", fmt.Sprintf("%.0f µs (bare loop %.0f µs)", w.cpuUS, bareCPU))
+	s.info("worker peak RSS (CPU-bound)", fmtMB(w.hwmKB))
+	if ratio < 0.6 || w.rate < scaled {
+		s.note(fmt.Sprintf("**Why the CPU-bound run missed:** on 2 cores the check rate is bounded by the CPU per check of everything on the machine. The worker spent %.0f µs per check against the bare loop's %.0f µs, and Redis (%.0f µs) and InfluxDB (%.0f µs) spent more on the same cores, while the bare loop writes nowhere. What would close the gap: less CPU per check in the worker (profile `bin/worker` under this run: the probe's httptrace and guard, JSON decoding of jobs, the completion script round trips) and InfluxDB on other cores, as in production.",
+			w.cpuUS, bareCPU, w.redisUS, w.influxUS))
+	}
+
+	// The latency-bound run.
+	slow, slowURL, err := b.startTarget(ctx, "target-slow", sz.latencyDelay)
+	if err != nil {
+		return err
+	}
+	defer slow.stop(5 * time.Second)
+	b.logf("worker: latency-bound bare loop")
+	bareL, err := b.bareLoop(ctx, "bareloop-slow", slowURL, sz.latencyChecks, sz.latencyConc)
+	if err != nil {
+		return err
+	}
+	b.logf("worker: latency-bound worker, %d checks at %d at once", sz.latencyChecks, sz.latencyConc)
+	wl, err := b.workerRun(ctx, "slow", slowURL, sz.latencyChecks, sz.latencyConc)
+	if err != nil {
+		return err
+	}
+	ideal := float64(sz.latencyConc) / sz.latencyDelay.Seconds()
+	s.add("",
+		fmt.Sprintf("### Latency-bound: %s checks at once, a target that answers after %s", fmtInt(float64(sz.latencyConc)), sz.latencyDelay),
+		"",
+		fmt.Sprintf("Concurrency / latency allows at most %s checks/s. Same harness, `VIGIL_WORKER_CONCURRENCY=%d`, `-c %d` for the bare loop, %s checks each.", fmtInt(ideal), sz.latencyConc, sz.latencyConc, fmtInt(float64(sz.latencyChecks))),
+		"",
+		"| run | checks/s (steady) | of the ideal | CPU µs/check | peak RSS | errors |",
+		"|---|---|---|---|---|---|",
+		fmt.Sprintf("| bare loop | %s | %.0f%% | %.0f | %s | %d |", fmtInt(bareL.Rate), 100*bareL.Rate/ideal, bareL.CPUPerReq, fmtMB(bareL.HWMKB), bareL.Errors),
+		fmt.Sprintf("| **worker** | **%s** | %.0f%% | %.0f | %s | %s |", fmtInt(wl.rate), 100*wl.rate/ideal, wl.cpuUS, fmtMB(wl.hwmKB), wl.problems()),
+	)
+	s.check(fmt.Sprintf("worker checks/s, %d at once against %s", sz.latencyConc, sz.latencyDelay), "≈ "+fmtInt(ideal)+" (≥ 90%)",
+		fmt.Sprintf("%s (%.0f%%; bare loop %s)", fmtInt(wl.rate), 100*wl.rate/ideal, fmtInt(bareL.Rate)), wl.rate >= 0.9*ideal)
+	if wl.rate < 0.9*ideal {
+		s.note(fmt.Sprintf("**Why the latency-bound run missed:** at %s checks/s the worker needed %.0f µs of CPU per check, i.e. %.2f cores, on a machine with 2 shared cores; the bare loop reached %s (%.0f%% of the ideal) under the same conditions.",
+			fmtInt(wl.rate), wl.cpuUS, wl.rate*wl.cpuUS/1e6, fmtInt(bareL.Rate), 100*bareL.Rate/ideal))
+	}
+	return nil
+}
+
+// bareLoop runs the baseline in its own process and returns what it measured.
+func (b *bench) bareLoop(ctx context.Context, name, url string, n, c int) (loopResult, error) {
+	var r loopResult
+	cmd := exec.CommandContext(ctx, b.exe, "bareloop", "-url", url, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c))
+	lf, err := os.Create(filepath.Join(b.logDir, name+".log"))
+	if err != nil {
+		return r, err
+	}
+	defer lf.Close()
+	cmd.Stderr = lf
+	out, err := cmd.Output()
+	if err != nil {
+		return r, fmt.Errorf("%s: %w (log %s)", name, err, lf.Name())
+	}
+	fmt.Fprintf(lf, "%s", out)
+	if err := json.Unmarshal(out, &r); err != nil {
+		return r, fmt.Errorf("%s: %w: %s", name, err, out)
+	}
+	if r.Rate == 0 {
+		return r, fmt.Errorf("%s: no steady window: %s", name, out)
+	}
+	return r, nil
+}
+
+// workerResult is what one worker run measured.
+type workerResult struct {
+	rate, totalRate          float64
+	cpuUS, redisUS, influxUS float64
+	rssKB, hwmKB             int64
+	points, pending          int64
+	failed, writeErrors      float64
+}
+
+func (w workerResult) problems() string {
+	var p []string
+	if w.failed > 0 {
+		p = append(p, fmtInt(w.failed)+" checks not up")
+	}
+	if w.writeErrors > 0 {
+		p = append(p, fmtInt(w.writeErrors)+" InfluxDB write errors")
+	}
+	if w.pending > 0 {
+		p = append(p, fmtInt(float64(w.pending))+" jobs left pending")
+	}
+	if len(p) == 0 {
+		return "0"
+	}
+	return strings.Join(p, ", ")
+}
+
+// workerRun pre-fills a region's stream with n jobs against url, starts bin/worker on it and
+// samples its metrics until every check is done, written and acknowledged.
+func (b *bench) workerRun(ctx context.Context, label, url string, n, concurrency int) (workerResult, error) {
+	var res workerResult
+	prefix, dropKeys := b.st.redisPrefix("worker_" + label)
+	defer func() {
+		if err := dropKeys(); err != nil {
+			b.logf("worker: cleanup: %v", err)
+		}
+	}()
+	bucket, dropDB, err := b.st.influxDB(ctx, "worker_"+label)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if err := dropDB(); err != nil {
+			b.logf("worker: cleanup: %v", err)
+		}
+	}()
+	keys := queue.Keys{Prefix: prefix}
+	if err := prefill(ctx, b.st.rdb, keys, url, n); err != nil {
+		return res, err
+	}
+
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return res, err
+	}
+	env := []string{
+		"REDIS_URL=" + b.o.redisURL, "VIGIL_REDIS_PREFIX=" + prefix,
+		"INFLUXDB_URL=" + b.o.influx, "INFLUXDB_BUCKET=" + bucket, "INFLUXDB_TOKEN=",
+		"VIGIL_REGION=" + benchRegion, "VIGIL_WORKER_CONCURRENCY=" + strconv.Itoa(concurrency),
+		"VIGIL_ALLOW_TARGETS=127.0.0.1/32", "VIGIL_METRICS_ADDR=" + metricsAddr,
+		"VIGIL_LOG_LEVEL=warn", "VIGIL_WORKER_CONSUMER=bench-" + label,
+	}
+	redisPID, influxPID := b.storePIDs(ctx)
+	start := time.Now()
+	p, err := startProc("worker-"+label, b.bins.worker, nil, env, b.logDir, nil)
+	if err != nil {
+		return res, err
+	}
+	defer p.stop(30 * time.Second)
+
+	var last map[string]float64
+	read := func() (float64, time.Duration) {
+		m, err := scrape(ctx, "http://"+metricsAddr+"/metrics")
+		if err != nil {
+			return 0, procCPU(p.pid())
+		}
+		last = m
+		return m["vigil_checks_total"], procCPU(p.pid())
+	}
+	var samples []sample
+	deadline := start.Add(time.Duration(n/500+60) * time.Second)
+	for {
+		done, cpu := read()
+		samples = append(samples, sample{at: time.Now(), done: done, cpu: cpu,
+			stores: [2]time.Duration{procCPU(redisPID), procCPU(influxPID)}})
+		if done >= float64(n) && last["vigil_tsdb_points_written_total"] >= float64(n) {
+			pending, err := b.st.rdb.XPending(ctx, keys.Checks(benchRegion), queue.Group).Result()
+			if err == nil && pending.Count == 0 {
+				break
+			}
+		}
+		if ok, perr := p.exited(); ok {
+			return res, fmt.Errorf("worker exited early (%v): %s", perr, p.tail())
+		}
+		if time.Now().After(deadline) {
+			return res, fmt.Errorf("worker: %v of %d checks after %s (points %v): %s",
+				done, n, time.Since(start).Round(time.Second), last["vigil_tsdb_points_written_total"], p.tail())
+		}
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+	elapsed := time.Since(start)
+	res.rssKB, res.hwmKB = procMem(p.pid())
+	st := steady(samples, float64(n))
+	if !st.ok {
+		return res, errors.New("worker: no steady window in the samples (the run was too short to sample)")
+	}
+	items := st.to.done - st.from.done
+	res.rate, res.cpuUS, res.totalRate = st.rate, st.cpuPerItemUS, float64(n)/elapsed.Seconds()
+	res.redisUS = float64((st.to.stores[0] - st.from.stores[0]).Microseconds()) / items
+	res.influxUS = float64((st.to.stores[1] - st.from.stores[1]).Microseconds()) / items
+	if m, err := scrape(ctx, "http://"+metricsAddr+"/metrics"); err == nil {
+		last = m
+	}
+	res.writeErrors = last["vigil_tsdb_write_errors_total"]
+	// The target answers 200: any outcome but up or degraded means the machine was so busy
+	// that checks timed out, or something broke.
+	res.failed = last["vigil_checks_total"] - last[`vigil_checks_total{outcome="up",region="bench"}`] -
+		last[`vigil_checks_total{outcome="degraded",region="bench"}`]
+	if err := p.stop(30 * time.Second); err != nil {
+		return res, err
+	}
+	pending, err := b.st.rdb.XPending(ctx, keys.Checks(benchRegion), queue.Group).Result()
+	if err != nil {
+		return res, fmt.Errorf("worker: xpending: %w", err)
+	}
+	res.pending = pending.Count
+	db, _, _ := strings.Cut(bucket, "/")
+	res.points, err = b.st.influxCount(ctx, db, "response_ms")
+	if err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// prefill queues n jobs against url as the scheduler would: one stream entry per job with the
+// pair's pending marker and last due time. Jobs go round a pool of up to 10,000 websites, each
+// next round one interval later, like sites checked every minute.
+func prefill(ctx context.Context, rdb *redis.Client, keys queue.Keys, url string, n int) error {
+	w := min(n, 10_000)
+	ids := make([]string, w)
+	for i := range ids {
+		ids[i] = uuid.NewString()
+	}
+	base := time.Now().Add(-time.Hour).UnixMilli()
+	for start := 0; start < n; start += 1000 {
+		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i := start; i < min(start+1000, n); i++ {
+				j := monitor.Job{
+					WebsiteID: ids[i%w], Region: benchRegion, URL: url, Method: "GET",
+					TimeoutMS: 10_000, ExpectedStatus: "200-399", IntervalSeconds: 60,
+					ConfirmationsDown: 2, ConfirmationsUp: 1, RetryIntervalSeconds: 20,
+					DueAt: base + int64(i/w)*60_000,
+				}
+				raw, err := json.Marshal(j)
+				if err != nil {
+					return err
+				}
+				p.HSet(ctx, keys.Pending(benchRegion), j.WebsiteID, j.DueAt+70_000)
+				p.HSet(ctx, keys.LastDue(benchRegion), j.WebsiteID, j.DueAt)
+				p.XAdd(ctx, &redis.XAddArgs{Stream: keys.Checks(benchRegion), Values: map[string]any{queue.JobField: string(raw)}})
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("prefill: %w", err)
+		}
+	}
+	return nil
+}
+
+// storePIDs are the process ids of Redis (from INFO) and InfluxDB (scripts/stack's pid file),
+// 0 when unknown, so that a run can say what the stores spent on it.
+func (b *bench) storePIDs(ctx context.Context) (redisPID, influxPID int) {
+	if info, err := b.st.rdb.Info(ctx, "server").Result(); err == nil {
+		for _, l := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "process_id:"); ok {
+				if pid, err := strconv.Atoi(v); err == nil {
+					redisPID = pid
+				}
+			}
+		}
+	}
+	if raw, err := os.ReadFile(filepath.Join(b.o.root, ".stack", "influxdb.pid")); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil {
+			influxPID = pid
+		}
+	}
+	return redisPID, influxPID
+}
