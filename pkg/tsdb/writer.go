@@ -34,10 +34,12 @@ const Measurement = "check"
 const (
 	DefaultBatchSize     = 5000
 	DefaultFlushInterval = time.Second
-	// DefaultRetryBufferLimit is how many points the client keeps for retry while InfluxDB is
-	// unreachable: 100,000 points (20 batches, about 25 MB of line protocol), some 8 s of a
-	// worker at 12k checks/s or hours of a typical one. Past it the oldest batch is discarded,
-	// logged and counted in Dropped.
+	// DefaultRetryBufferLimit is how many points the writer keeps for retry while InfluxDB is
+	// unreachable: 100,000 points (20 full batches, about 25 MB of line protocol), some 8 s of
+	// a worker at 12k checks/s or hours of a typical one. Past it the oldest batch is
+	// discarded, logged and counted in Dropped. The client bounds its retry queue in batches,
+	// not points, so while writes fail the writer hands it only full batches (see feed): a
+	// batch per flush interval would fill 20 slots in 20 seconds at any rate.
 	DefaultRetryBufferLimit = 100_000
 	// DefaultMaxRetries and DefaultMaxRetryTime bound how long one batch is retried: up to 10
 	// attempts with exponential backoff (1 s doubling, capped at 2 min) within 15 minutes.
@@ -90,6 +92,11 @@ type Writer struct {
 	queue   chan item
 	fed     chan struct{}
 	errDone chan struct{}
+	// failing is set when a write fails and cleared when InfluxDB answers a ping again; while
+	// it is set, feed holds points back until it has a full batch.
+	failing atomic.Bool
+	stop    chan struct{}
+	watched chan struct{}
 
 	points  atomic.Uint64
 	errs    atomic.Uint64
@@ -116,9 +123,12 @@ func NewWriter(p WriterParams) *Writer {
 	}
 
 	opts := influxdb2.DefaultOptions().
-		SetBatchSize(uint(p.BatchSize)).
+		// The writer forms the batches itself (feed) and hands each to the client as one record,
+		// so the client's batch is one record and its retry queue holds RetryBufferLimit /
+		// BatchSize of them. Its own flush timer only backs up ours.
+		SetBatchSize(1).
 		SetFlushInterval(uint(p.FlushInterval.Milliseconds())).
-		SetRetryBufferLimit(uint(p.RetryBufferLimit)).
+		SetRetryBufferLimit(uint(max(1, p.RetryBufferLimit/p.BatchSize))).
 		SetMaxRetries(uint(p.MaxRetries)).
 		SetMaxRetryTime(uint(p.MaxRetryTime.Milliseconds())).
 		SetRetryInterval(uint(p.RetryInterval.Milliseconds())).
@@ -134,11 +144,14 @@ func NewWriter(p WriterParams) *Writer {
 		queue:   make(chan item, queueFactor*p.BatchSize),
 		fed:     make(chan struct{}),
 		errDone: make(chan struct{}),
+		stop:    make(chan struct{}),
+		watched: make(chan struct{}),
 	}
 	w.wapi.SetWriteFailedCallback(w.onWriteFailed)
 	errCh := w.wapi.Errors() // must be taken before the first write
 	go w.readErrors(errCh)
 	go w.feed()
+	go w.watch()
 	return w
 }
 
@@ -215,6 +228,8 @@ func (w *Writer) Close() {
 	close(w.queue)
 	w.mu.Unlock()
 	<-w.fed
+	close(w.stop)
+	<-w.watched
 	w.client.Close() // flushes the client's buffer and retry queue
 	<-w.errDone
 }
@@ -229,15 +244,69 @@ func (w *Writer) Errors() uint64 { return w.errs.Load() }
 // InstallClientLogger has run, those the client discarded on its own.
 func (w *Writer) Dropped() uint64 { return w.dropped.Load() + clientDiscards.Load() }
 
+// feed forms batches of BatchSize lines, or of what FlushInterval gathered, and hands each to
+// the client as one record. While writes fail it sends only full batches, so that the client's
+// retry queue, which counts batches, holds RetryBufferLimit points and not a few seconds of
+// small batches; the rest waits here (at most BatchSize-1 lines) until InfluxDB is back.
 func (w *Writer) feed() {
 	defer close(w.fed)
-	for it := range w.queue {
-		if it.done != nil {
-			w.wapi.Flush()
-			close(it.done)
+	batch := make([]string, 0, w.p.BatchSize)
+	send := func() {
+		if len(batch) > 0 {
+			w.wapi.WriteRecord(strings.Join(batch, "\n"))
+			clear(batch)
+			batch = batch[:0]
+		}
+	}
+	tick := time.NewTicker(w.p.FlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case it, ok := <-w.queue:
+			if !ok {
+				send()
+				return
+			}
+			if it.done != nil {
+				send()
+				w.wapi.Flush()
+				close(it.done)
+				continue
+			}
+			batch = append(batch, it.line)
+			if len(batch) >= w.p.BatchSize {
+				send()
+			}
+		case <-tick.C:
+			if !w.failing.Load() {
+				send()
+			}
+		}
+	}
+}
+
+// watch pings InfluxDB every FlushInterval while writes fail, and clears failing when it
+// answers, so that feed goes back to sending what each interval gathered.
+func (w *Writer) watch() {
+	defer close(w.watched)
+	tick := time.NewTicker(w.p.FlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-tick.C:
+		}
+		if !w.failing.Load() {
 			continue
 		}
-		w.wapi.WriteRecord(it.line)
+		ctx, cancel := context.WithTimeout(context.Background(), max(w.p.FlushInterval, time.Second))
+		ok, err := w.client.Ping(ctx)
+		cancel()
+		if err == nil && ok {
+			w.failing.Store(false)
+			w.log.Info("influxdb answers again")
+		}
 	}
 }
 
@@ -255,6 +324,7 @@ func (w *Writer) readErrors(errCh <-chan error) {
 // onWriteFailed is the client's callback on a retryable failure (connection error, 429, 5xx).
 // It lets the client retry, and counts the batch as dropped when this was its last attempt.
 func (w *Writer) onWriteFailed(batch string, err apihttp.Error, attempts uint) bool {
+	w.failing.Store(true)
 	if attempts >= uint(w.p.MaxRetries) {
 		w.dropped.Add(1)
 		w.log.Error("influxdb batch dropped after its retries ran out",

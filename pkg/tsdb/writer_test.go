@@ -3,15 +3,18 @@ package tsdb_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigil-monitor/vigil/pkg/monitor"
@@ -106,16 +109,92 @@ func TestWriterRetriesAndCountsDroppedBatches(t *testing.T) {
 	}))
 	defer srv.Close()
 	w := tsdb.NewWriter(tsdb.WriterParams{URL: srv.URL, Bucket: influxBucket, MaxRetries: 1,
-		RetryInterval: time.Millisecond, FlushInterval: 10 * time.Millisecond})
+		RetryInterval: time.Millisecond, FlushInterval: 10 * time.Millisecond, BatchSize: 1})
 	defer w.Close()
-	// The client retries a failed batch when the next one is written; after MaxRetries it is
-	// dropped and counted.
+	// The client retries a failed batch when the next one is written (while writes fail, only
+	// full batches go, hence BatchSize 1); after MaxRetries it is dropped and counted.
 	require.Eventually(t, func() bool {
 		require.NoError(t, w.Write(t.Context(), monitor.Result{WebsiteID: "w", Region: "eu", At: time.Now(), Outcome: monitor.OutcomeUp}))
 		return w.Dropped() >= 1
 	}, 10*time.Second, 20*time.Millisecond)
 	require.GreaterOrEqual(t, w.Errors(), uint64(2))
 	require.GreaterOrEqual(t, posts.Load(), int64(2))
+}
+
+// TestWriterKeepsAnOutageOfSmallBatches: InfluxDB is away for many flush intervals while a
+// point or two arrives in each. The client bounds its retry queue in batches (here 2); a batch
+// per interval would overflow it, so the writer holds points back until it has a full batch or
+// InfluxDB answers again, and every point arrives.
+func TestWriterKeepsAnOutageOfSmallBatches(t *testing.T) {
+	t.Parallel()
+	var down atomic.Bool
+	var mu sync.Mutex
+	lines := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(rw, `{"code":"unavailable","message":"down"}`, http.StatusServiceUnavailable)
+			return
+		}
+		if r.URL.Path == "/ping" {
+			rw.WriteHeader(http.StatusNoContent)
+			return
+		}
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(rw, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		for l := range strings.SplitSeq(strings.TrimSpace(string(b)), "\n") {
+			lines[strings.Fields(l)[0]] = true // measurement and tags: one per point here
+		}
+		mu.Unlock()
+		rw.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	w := tsdb.NewWriter(tsdb.WriterParams{URL: srv.URL, Bucket: influxBucket, BatchSize: 50,
+		RetryBufferLimit: 100, RetryInterval: time.Millisecond, FlushInterval: 10 * time.Millisecond})
+	defer w.Close()
+	write := func(i int) {
+		require.NoError(t, w.Write(t.Context(), monitor.Result{WebsiteID: fmt.Sprint("w", i), Region: "eu", At: time.Now(), Outcome: monitor.OutcomeUp}))
+	}
+	write(0)
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(lines) == 1 }, 5*time.Second, 5*time.Millisecond)
+	down.Store(true)
+	// 90 points, two per flush interval: 45 intervals, under the bound of 100 points.
+	const outage = 90
+	for i := 1; i <= outage; i++ {
+		write(i)
+		if i%2 == 0 {
+			require.NoError(t, waitTick(t.Context(), 10*time.Millisecond))
+		}
+	}
+	require.Positive(t, w.Errors())
+	down.Store(false)
+	write(outage + 1)
+	got := func() int { mu.Lock(); defer mu.Unlock(); return len(lines) }
+	if !assert.Eventually(t, func() bool { return got() == outage+2 }, 10*time.Second, 10*time.Millisecond) {
+		mu.Lock()
+		var missing []int
+		for i := 0; i <= outage+1; i++ {
+			if !lines[fmt.Sprint("check,region=eu,website_id=w", i)] {
+				missing = append(missing, i)
+			}
+		}
+		mu.Unlock()
+		t.Fatalf("%d of %d points written, %d batches dropped, missing %v", got(), outage+2, w.Dropped(), missing)
+	}
+	require.Zero(t, w.Dropped())
+}
+
+// waitTick waits d: the test's writes are spread over flush intervals on purpose.
+func waitTick(ctx context.Context, d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func TestLineEscapes(t *testing.T) {
