@@ -27,6 +27,7 @@ const (
 	CodeBodyTooLarge     = "body_too_large"
 	CodeBadRequest       = "bad_request"
 	CodeInternal         = "internal"
+	CodeUnavailable      = "unavailable"
 )
 
 // Error is an error with its HTTP answer. Handlers return one when they know the status and
@@ -94,6 +95,9 @@ var (
 	errInternal     = &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal server error"}
 	errNotFound     = &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "not found"}
 	errBodyTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge, Message: "request body is larger than 1 MiB"}
+	// errDatabaseDown answers requests while PostgreSQL cannot be reached: the request may
+	// succeed if retried, which a 500 would not say.
+	errDatabaseDown = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the database is unavailable; retry shortly"}
 )
 
 // errorResponse maps any error to its answer. Domain errors come first, then echo's own
@@ -112,6 +116,9 @@ func errorResponse(err error) *Error {
 		return errNotFound
 	case errors.Is(err, monitor.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "conflicts with the current state; reload and retry"}
+	}
+	if postgres.IsUnavailable(err) && !errors.Is(err, context.Canceled) {
+		return errDatabaseDown
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {

@@ -3,6 +3,9 @@ package postgres
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -42,6 +45,30 @@ func translate(err error) error {
 		}
 	}
 	return err
+}
+
+// IsUnavailable reports whether err means that PostgreSQL could not be reached or that the
+// connection broke under a query (refused, reset, timed out, shutting down), rather than that
+// it refused the query. Callers answer it as "try again shortly" (the API's 503) instead of as
+// an internal error.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08 (connection exception) and 57P01..57P03 (the server is shutting down or
+		// starting up).
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	// pgx reports a connection it already closed as a plain error.
+	return strings.Contains(err.Error(), "conn closed")
 }
 
 // validID reports whether id can name a row. Ids that are not UUIDs name nothing, so the
