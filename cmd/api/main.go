@@ -12,26 +12,19 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"strings"
-	"sync"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
-	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
-
+	"github.com/vigil-monitor/vigil/pkg/cli"
 	"github.com/vigil-monitor/vigil/pkg/config"
+	"github.com/vigil-monitor/vigil/pkg/connect"
 	"github.com/vigil-monitor/vigil/pkg/httpapi"
 	"github.com/vigil-monitor/vigil/pkg/logging"
 	"github.com/vigil-monitor/vigil/pkg/metrics"
@@ -40,23 +33,8 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
 
-// errUsage is a command line that names no known command; main exits 2.
-var errUsage = errors.New("usage")
-
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(0)
-	case errors.Is(err, errUsage):
-		fmt.Fprintln(os.Stderr, "api:", err)
-		os.Exit(2)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "api:", err)
-		os.Exit(1)
-	}
+	cli.Main("api", run)
 }
 
 const usageText = `usage:
@@ -64,22 +42,12 @@ const usageText = `usage:
   api migrate                  apply the database migrations and exit
   api keys create --name NAME  create an API key and print it once
   api keys list                list API keys
-  api keys revoke ID           revoke an API key
-
-Environment:
-`
+  api keys revoke ID           revoke an API key`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg config.API
 	fs := flag.NewFlagSet("api", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stdout, usageText)
-		if err := config.Usage(stdout, &cfg); err != nil {
-			fmt.Fprintln(stderr, err)
-		}
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, usageText, &cfg, args, stdout, stderr); err != nil {
 		return err
 	}
 	cmd := fs.Args()
@@ -104,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case cmd[0] == "keys":
 		return keys(ctx, cfg, cmd[1:], stdout, stderr)
 	}
-	return fmt.Errorf("%w: unknown command %q (see api --help)", errUsage, strings.Join(cmd, " "))
+	return fmt.Errorf("%w: unknown command %q (see api --help)", cli.ErrUsage, strings.Join(cmd, " "))
 }
 
 // serve runs the API until ctx ends. Shutdown order: stop accepting connections and finish the
@@ -112,12 +80,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // endpoint, then close the InfluxDB and Redis clients and the PostgreSQL pool.
 func serve(ctx context.Context, cfg config.API, log *slog.Logger) error {
 	// Migrate under tern's advisory lock: replicas that start together take turns.
-	if err := postgres.MigrateURL(ctx, cfg.DatabaseURL); err != nil {
-		return err
-	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pool, err := connect.Postgres(ctx, cfg.Postgres)
 	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return err
 	}
 	defer pool.Close()
 
@@ -133,18 +98,12 @@ func serve(ctx context.Context, cfg config.API, log *slog.Logger) error {
 		}
 	}
 
-	ropts, err := redis.ParseURL(cfg.RedisURL)
+	rdb, err := connect.Redis(cfg.Redis)
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+		return err
 	}
-	ropts.ContextTimeoutEnabled = true
-	rdb := redis.NewClient(ropts)
-	defer func() {
-		if err := rdb.Close(); err != nil {
-			log.Warn("redis: close", "err", err)
-		}
-	}()
-	influx := influxdb2.NewClient(cfg.InfluxURL, cfg.InfluxToken)
+	defer connect.CloseRedis(rdb, log)
+	influx := connect.Influx(cfg.Influx)
 	defer influx.Close()
 
 	guard := probe.NewGuard(cfg.AllowTargetPrefixes())
@@ -182,15 +141,8 @@ func serve(ctx context.Context, cfg config.API, log *slog.Logger) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 
-	var wg sync.WaitGroup
-	metricsCtx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
+	stopMetrics := metrics.Start(ctx, cfg.MetricsAddr, reg, pool.Ping, log)
 	defer stopMetrics()
-	wg.Go(func() {
-		if err := metrics.Serve(metricsCtx, cfg.MetricsAddr, reg, pool.Ping, log); err != nil {
-			log.Error("metrics server", "err", err)
-		}
-	})
-	defer wg.Wait()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -217,14 +169,11 @@ func serve(ctx context.Context, cfg config.API, log *slog.Logger) error {
 // keys runs the `api keys` subcommands.
 func keys(ctx context.Context, cfg config.API, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: api keys create|list|revoke", errUsage)
+		return fmt.Errorf("%w: api keys create|list|revoke", cli.ErrUsage)
 	}
-	if err := postgres.MigrateURL(ctx, cfg.DatabaseURL); err != nil {
-		return err
-	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pool, err := connect.Postgres(ctx, cfg.Postgres)
 	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return err
 	}
 	defer pool.Close()
 	store := postgres.NewAPIKeyStore(pool)
@@ -239,7 +188,7 @@ func keys(ctx context.Context, cfg config.API, args []string, stdout, stderr io.
 		}
 		n := strings.TrimSpace(*name)
 		if n == "" || len(n) > 200 || fs.NArg() > 0 {
-			return fmt.Errorf("%w: api keys create --name NAME (1 to 200 characters)", errUsage)
+			return fmt.Errorf("%w: api keys create --name NAME (1 to 200 characters)", cli.ErrUsage)
 		}
 		k, plain, err := store.Create(ctx, n)
 		if err != nil {
@@ -250,7 +199,7 @@ func keys(ctx context.Context, cfg config.API, args []string, stdout, stderr io.
 		return nil
 	case "list":
 		if len(args) != 1 {
-			return fmt.Errorf("%w: api keys list", errUsage)
+			return fmt.Errorf("%w: api keys list", cli.ErrUsage)
 		}
 		list, err := store.List(ctx)
 		if err != nil {
@@ -265,7 +214,7 @@ func keys(ctx context.Context, cfg config.API, args []string, stdout, stderr io.
 		return tw.Flush()
 	case "revoke":
 		if len(args) != 2 {
-			return fmt.Errorf("%w: api keys revoke ID", errUsage)
+			return fmt.Errorf("%w: api keys revoke ID", cli.ErrUsage)
 		}
 		if err := store.Revoke(ctx, args[1]); err != nil {
 			return err
@@ -273,7 +222,7 @@ func keys(ctx context.Context, cfg config.API, args []string, stdout, stderr io.
 		fmt.Fprintf(stderr, "revoked key %s\n", args[1])
 		return nil
 	}
-	return fmt.Errorf("%w: unknown command \"keys %s\" (create, list or revoke)", errUsage, args[0])
+	return fmt.Errorf("%w: unknown command \"keys %s\" (create, list or revoke)", cli.ErrUsage, args[0])
 }
 
 func timeOrDash(t *time.Time) string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/pkg/cli"
 	"github.com/vigil-monitor/vigil/pkg/postgres/pgtest"
 )
 
@@ -28,7 +29,7 @@ func TestHelpListsVariables(t *testing.T) {
 func TestUnknownCommand(t *testing.T) {
 	var out, errOut bytes.Buffer
 	err := run(context.Background(), []string{"frobnicate"}, &out, &errOut)
-	require.ErrorIs(t, err, errUsage)
+	require.ErrorIs(t, err, cli.ErrUsage)
 }
 
 func TestBadConfigNamesTheVariable(t *testing.T) {
@@ -59,8 +60,8 @@ func TestKeysCommands(t *testing.T) {
 	fields := strings.Fields(strings.Split(out.String(), "\n")[1])
 	require.NotEqual(t, "-", fields[len(fields)-1], "the key shows its revocation time")
 
-	require.ErrorIs(t, run(ctx, []string{"keys", "create"}, &out, &errOut), errUsage)
-	require.ErrorIs(t, run(ctx, []string{"keys", "revoke"}, &out, &errOut), errUsage)
+	require.ErrorIs(t, run(ctx, []string{"keys", "create"}, &out, &errOut), cli.ErrUsage)
+	require.ErrorIs(t, run(ctx, []string{"keys", "revoke"}, &out, &errOut), cli.ErrUsage)
 	require.Error(t, run(ctx, []string{"keys", "revoke", "00000000-0000-0000-0000-000000000000"}, &out, &errOut))
 }
 

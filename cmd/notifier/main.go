@@ -9,19 +9,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"sync"
-	"syscall"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
-
+	"github.com/vigil-monitor/vigil/pkg/cli"
 	"github.com/vigil-monitor/vigil/pkg/config"
+	"github.com/vigil-monitor/vigil/pkg/connect"
 	"github.com/vigil-monitor/vigil/pkg/logging"
 	"github.com/vigil-monitor/vigil/pkg/mail"
 	"github.com/vigil-monitor/vigil/pkg/metrics"
@@ -33,16 +26,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "notifier:", err)
-		os.Exit(1)
-	}
+	cli.Main("notifier", run)
 }
 
 // run wires the notifier and runs it until ctx ends. Shutdown order: the event loop stops
@@ -52,14 +36,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg config.Notifier
 	fs := flag.NewFlagSet("notifier", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stdout, "usage: notifier\n\nTurns state transitions into incidents, emails and webhooks. Environment:")
-		if err := config.Usage(stdout, &cfg); err != nil {
-			fmt.Fprintln(stderr, err)
-		}
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, "usage: notifier\n\nTurns state transitions into incidents, emails and webhooks.", &cfg, args, stdout, stderr); err != nil {
 		return err
 	}
 	if err := config.Load(&cfg); err != nil {
@@ -67,26 +44,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := logging.New(stderr, "notifier", cfg.Observability)
 
-	if err := postgres.MigrateURL(ctx, cfg.DatabaseURL); err != nil {
-		return err
-	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pool, err := connect.Postgres(ctx, cfg.Postgres)
 	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return err
 	}
 	defer pool.Close()
 
-	ropts, err := redis.ParseURL(cfg.RedisURL)
+	rdb, err := connect.Redis(cfg.Redis)
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+		return err
 	}
-	ropts.ContextTimeoutEnabled = true
-	rdb := redis.NewClient(ropts)
-	defer func() {
-		if err := rdb.Close(); err != nil {
-			log.Warn("redis: close", "err", err)
-		}
-	}()
+	defer connect.CloseRedis(rdb, log)
 
 	sender, err := mail.NewSMTP(mail.Config{
 		Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUser, Password: cfg.SMTPPass,
@@ -140,33 +108,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ready := func(ctx context.Context) error {
-		if err := pool.Ping(ctx); err != nil {
-			return fmt.Errorf("postgres: %w", err)
-		}
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			return fmt.Errorf("redis: %w", err)
-		}
-		return nil
-	}
-	var wg sync.WaitGroup
-	srvCtx, stopSrv := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopSrv()
-	wg.Go(func() {
-		if err := metrics.Serve(srvCtx, cfg.MetricsAddr, reg, ready, log); err != nil {
-			log.Error("metrics server", "err", err)
-		}
-	})
+	ready := connect.Ready(connect.PostgresCheck(pool), connect.RedisCheck(rdb))
+	stopMetrics := metrics.Start(ctx, cfg.MetricsAddr, reg, ready, log)
+	defer stopMetrics()
 
 	// The SMTP password is deliberately absent from this line and from every other.
 	log.InfoContext(ctx, "notifier starting", "consumer", consumer, "redis_prefix", cfg.RedisPrefix,
 		"smtp_host", cfg.SMTPHost, "smtp_port", cfg.SMTPPort, "smtp_tls", cfg.SMTPTLS,
 		"smtp_auth", cfg.SMTPUser != "", "give_up", cfg.GiveUp.String(),
 		"default_recipients", len(cfg.DefaultEmails()))
-	err = n.Run(ctx)
-	stopSrv()
-	wg.Wait()
-	if err != nil {
+	if err := n.Run(ctx); err != nil {
 		return err
 	}
 	log.Info("notifier stopped")

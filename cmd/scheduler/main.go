@@ -11,22 +11,16 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"strconv"
-	"sync"
-	"syscall"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
-
+	"github.com/vigil-monitor/vigil/pkg/cli"
 	"github.com/vigil-monitor/vigil/pkg/config"
+	"github.com/vigil-monitor/vigil/pkg/connect"
 	"github.com/vigil-monitor/vigil/pkg/logging"
 	"github.com/vigil-monitor/vigil/pkg/metrics"
-	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/queue"
 	"github.com/vigil-monitor/vigil/pkg/scheduler"
 )
@@ -38,16 +32,7 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(40)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "scheduler:", err)
-		os.Exit(1)
-	}
+	cli.Main("scheduler", run)
 }
 
 // run wires the scheduler and runs it until ctx ends. Shutdown order: the scheduler stops
@@ -56,14 +41,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg config.Scheduler
 	fs := flag.NewFlagSet("scheduler", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stdout, "usage: scheduler\n\nDispatches due checks into the regions' Redis streams. Environment:")
-		if err := config.Usage(stdout, &cfg); err != nil {
-			fmt.Fprintln(stderr, err)
-		}
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, "usage: scheduler\n\nDispatches due checks into the regions' Redis streams.", &cfg, args, stdout, stderr); err != nil {
 		return err
 	}
 	if err := config.Load(&cfg); err != nil {
@@ -71,26 +49,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := logging.New(stderr, "scheduler", cfg.Observability)
 
-	if err := postgres.MigrateURL(ctx, cfg.DatabaseURL); err != nil {
-		return err
-	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pool, err := connect.Postgres(ctx, cfg.Postgres)
 	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return err
 	}
 	defer pool.Close()
 
-	ropts, err := redis.ParseURL(cfg.RedisURL)
+	rdb, err := connect.Redis(cfg.Redis)
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+		return err
 	}
-	ropts.ContextTimeoutEnabled = true
-	rdb := redis.NewClient(ropts)
-	defer func() {
-		if err := rdb.Close(); err != nil {
-			log.Warn("redis: close", "err", err)
-		}
-	}()
+	defer connect.CloseRedis(rdb, log)
 
 	host, err := os.Hostname()
 	if err != nil {
@@ -116,34 +85,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// Ready once the schedule is loaded and both stores answer; a standby is ready too, since
 	// it is warm and takes over on its own.
+	stores := connect.Ready(connect.PostgresCheck(pool), connect.RedisCheck(rdb))
 	ready := func(ctx context.Context) error {
 		select {
 		case <-s.Ready():
 		default:
 			return errors.New("schedule not loaded yet")
 		}
-		if err := pool.Ping(ctx); err != nil {
-			return fmt.Errorf("postgres: %w", err)
-		}
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			return fmt.Errorf("redis: %w", err)
-		}
-		return nil
+		return stores(ctx)
 	}
-	var wg sync.WaitGroup
-	srvCtx, stopSrv := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopSrv()
-	wg.Go(func() {
-		if err := metrics.Serve(srvCtx, cfg.MetricsAddr, reg, ready, log); err != nil {
-			log.Error("metrics server", "err", err)
-		}
-	})
+	stopMetrics := metrics.Start(ctx, cfg.MetricsAddr, reg, ready, log)
+	defer stopMetrics()
 
 	log.InfoContext(ctx, "scheduler starting", "redis_prefix", cfg.RedisPrefix)
-	err = s.Run(ctx)
-	stopSrv()
-	wg.Wait()
-	if err != nil {
+	if err := s.Run(ctx); err != nil {
 		return err
 	}
 	log.Info("scheduler stopped")

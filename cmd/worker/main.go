@@ -10,21 +10,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
+	"github.com/vigil-monitor/vigil/pkg/cli"
 	"github.com/vigil-monitor/vigil/pkg/config"
+	"github.com/vigil-monitor/vigil/pkg/connect"
 	"github.com/vigil-monitor/vigil/pkg/logging"
 	"github.com/vigil-monitor/vigil/pkg/metrics"
 	"github.com/vigil-monitor/vigil/pkg/probe"
@@ -34,16 +30,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "worker:", err)
-		os.Exit(1)
-	}
+	cli.Main("worker", run)
 }
 
 // run wires the worker and runs it until ctx ends. Shutdown order: the worker stops reading,
@@ -53,18 +40,8 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg config.Worker
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	region := fs.String("region", "", "region whose checks this worker runs (overrides VIGIL_REGION)")
-	fs.Usage = func() {
-		fmt.Fprintln(stdout, "usage: worker --region NAME\n\nRuns the checks of one region. Flags:")
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		fmt.Fprintln(stdout, "\nEnvironment:")
-		if err := config.Usage(stdout, &cfg); err != nil {
-			fmt.Fprintln(stderr, err)
-		}
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, "usage: worker --region NAME\n\nRuns the checks of one region.", &cfg, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -82,18 +59,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log := logging.New(stderr, "worker", cfg.Observability).With("region", cfg.Region)
 	tsdb.InstallClientLogger(log)
 
-	ropts, err := redis.ParseURL(cfg.RedisURL)
+	rdb, err := connect.Redis(cfg.Redis)
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+		return err
 	}
-	// Without it a blocked XREADGROUP ignores the context and a stop waits for the block.
-	ropts.ContextTimeoutEnabled = true
-	rdb := redis.NewClient(ropts)
-	defer func() {
-		if err := rdb.Close(); err != nil {
-			log.Warn("redis: close", "err", err)
-		}
-	}()
+	defer connect.CloseRedis(rdb, log)
 
 	reg := metrics.NewRegistry()
 	m := metrics.NewWorker(reg, cfg.Region)
@@ -127,27 +97,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	ready := func(ctx context.Context) error {
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			return fmt.Errorf("redis: %w", err)
-		}
-		return writer.Ping(ctx)
-	}
-	var wg sync.WaitGroup
-	srvCtx, stopSrv := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopSrv()
-	wg.Go(func() {
-		if err := metrics.Serve(srvCtx, cfg.MetricsAddr, reg, ready, log); err != nil {
-			log.Error("metrics server", "err", err)
-		}
-	})
+	// The region's backlog, read from Redis at scrape time: what KEDA scales on and what the
+	// "workers falling behind" alert watches.
+	reg.MustRegister(metrics.NewStreamCollector(metrics.StreamParams{
+		Client: rdb, Keys: keys, Regions: metrics.StaticRegions(cfg.Region), Log: log,
+	}))
+	ready := connect.Ready(connect.RedisCheck(rdb), connect.Check{Name: "influxdb", Ping: writer.Ping})
+	stopMetrics := metrics.Start(ctx, cfg.MetricsAddr, reg, ready, log)
+	defer stopMetrics()
 
 	log.Info("worker starting", "consumer", consumerName, "concurrency", cfg.Concurrency,
 		"redis_prefix", cfg.RedisPrefix, "allow_targets", cfg.AllowTargets)
-	err = w.Run(ctx)
-	stopSrv()
-	wg.Wait()
-	if err != nil {
+	if err := w.Run(ctx); err != nil {
 		return err
 	}
 	log.Info("worker stopped", "influx_write_errors", writer.Errors(), "influx_dropped_batches", writer.Dropped())

@@ -103,7 +103,7 @@ func TestWriterMetrics(t *testing.T) {
 	t.Parallel()
 	reg := metrics.NewRegistry()
 	m := metrics.NewWorker(reg, "lab")
-	cfg := config.Worker{Stores: config.Stores{InfluxURL: "http://127.0.0.1:8086", InfluxBucket: "vigil/autogen"}}
+	cfg := config.Worker{Influx: config.Influx{InfluxURL: "http://127.0.0.1:8086", InfluxBucket: "vigil/autogen"}}
 	w := newWriter(cfg, slog.New(slog.DiscardHandler), reg, m)
 	defer w.Close()
 	site := uuid.NewString()

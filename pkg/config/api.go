@@ -10,7 +10,9 @@ import (
 
 // API is the configuration of cmd/api.
 type API struct {
-	Stores
+	Postgres
+	Redis
+	Influx
 	Observability
 	Addr string `env:"API_ADDR" envDefault:":3002" help:"address the REST API listens on"`
 	// APIKey, when set, is stored at start as a key named "env", so that a local run has a

@@ -15,14 +15,22 @@ import (
 	"github.com/caarlos0/env/v11"
 )
 
-// Stores is how every role reaches PostgreSQL, Redis and InfluxDB. The defaults are the local
-// stack that scripts/stack starts.
-type Stores struct {
+// Postgres is how a role reaches PostgreSQL, the source of truth. The default is the local
+// stack that scripts/stack starts, as for every store below.
+type Postgres struct {
 	DatabaseURL string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/vigil?sslmode=disable" help:"PostgreSQL connection URL"`
-	RedisURL    string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0" help:"Redis connection URL"`
+}
+
+// Redis is how a role reaches the streams and the hot state.
+type Redis struct {
+	RedisURL string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0" help:"Redis connection URL"`
 	// RedisPrefix starts every Redis key (queue.Keys), so that several installs or test runs can
-	// share one Redis; it also names the scheduler's leader lock, so they don't share a leader.
-	RedisPrefix  string `env:"VIGIL_REDIS_PREFIX" envDefault:"vigil" help:"prefix of every Redis key Vigil uses"`
+	// share one Redis.
+	RedisPrefix string `env:"VIGIL_REDIS_PREFIX" envDefault:"vigil" help:"prefix of every Redis key Vigil uses"`
+}
+
+// Influx is how a role reaches the check results.
+type Influx struct {
 	InfluxURL    string `env:"INFLUXDB_URL" envDefault:"http://127.0.0.1:8086" help:"InfluxDB base URL"`
 	InfluxToken  string `env:"INFLUXDB_TOKEN" help:"InfluxDB token (2.x), or user:password or empty (1.8)"`
 	InfluxOrg    string `env:"INFLUXDB_ORG" envDefault:"vigil" help:"InfluxDB organisation (ignored by 1.8)"`

@@ -14,7 +14,8 @@ import (
 
 // Notifier is cmd/notifier's configuration.
 type Notifier struct {
-	Stores
+	Postgres
+	Redis
 	Observability
 
 	SMTPHost string `env:"SMTP_HOST" envDefault:"localhost" help:"SMTP server host"`

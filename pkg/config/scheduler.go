@@ -8,7 +8,8 @@ import (
 
 // Scheduler is cmd/scheduler's configuration.
 type Scheduler struct {
-	Stores
+	Postgres
+	Redis
 	Observability
 	ResyncInterval time.Duration `env:"VIGIL_RESYNC_INTERVAL" envDefault:"5m" help:"full resync from PostgreSQL that repairs missed notifications"`
 	LeaderRetry    time.Duration `env:"VIGIL_LEADER_RETRY" envDefault:"2s" help:"how often a standby tries to take the leader lock"`

@@ -11,7 +11,8 @@ import (
 
 // Worker is cmd/worker's configuration.
 type Worker struct {
-	Stores
+	Redis
+	Influx
 	Observability
 	// Region may also come from the --region flag, which wins; one of them is required.
 	Region      string `env:"VIGIL_REGION" help:"region whose checks this worker runs (or --region; required)"`

@@ -117,3 +117,21 @@ func ServeListener(ctx context.Context, ln net.Listener, g prometheus.Gatherer, 
 	}
 	return nil
 }
+
+// Start runs Serve in the background for a role's lifetime and returns the function that ends
+// it and waits. The endpoint deliberately ignores the cancellation of ctx (a signal): a role
+// that is draining still answers scrapes and probes until its main calls stop, last.
+func Start(ctx context.Context, addr string, g prometheus.Gatherer, ready func(context.Context) error, log *slog.Logger) (stop func()) {
+	srvCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := Serve(srvCtx, addr, g, ready, log); err != nil {
+			log.Error("metrics server", "err", err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}

@@ -1,0 +1,71 @@
+// Package cli is the command-line shell that Vigil's binaries share: a root context that ends
+// on SIGINT or SIGTERM, --help that lists the environment variables a binary reads, and the exit
+// status. Each binary's main stays one line, and its real work lives in run(ctx) error.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/vigil-monitor/vigil/pkg/config"
+)
+
+// ErrUsage marks a command line that names no known command; Main exits 2 on it.
+var ErrUsage = errors.New("usage")
+
+// Run is a binary's body: it works until ctx ends, then shuts down in its documented order.
+type Run func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
+// Main runs run with a context that ends on SIGINT or SIGTERM, and exits: 0 after --help or a
+// clean stop, 2 for a usage error, 1 for any other error, which it prints after the name.
+func Main(name string, run Run) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(name, err, os.Stderr))
+}
+
+func exitCode(name string, err error, stderr io.Writer) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, ErrUsage):
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 1
+	}
+}
+
+// Parse parses args with fs, whose flags the caller has defined. On -h or --help it prints
+// head, the flags if there are any, and the environment variables cfg reads (config.Usage), and
+// returns flag.ErrHelp.
+func Parse(fs *flag.FlagSet, head string, cfg any, args []string, stdout, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	fs.Usage = func() { Usage(fs, head, cfg, stdout, stderr) }
+	return fs.Parse(args)
+}
+
+// Usage prints what Parse prints on --help; a binary with subcommands calls it for `help`.
+func Usage(fs *flag.FlagSet, head string, cfg any, stdout, stderr io.Writer) {
+	fmt.Fprintln(stdout, head)
+	hasFlags := false
+	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		fmt.Fprintln(stdout, "\nFlags:")
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(stderr)
+	}
+	fmt.Fprintln(stdout, "\nEnvironment:")
+	if err := config.Usage(stdout, cfg); err != nil {
+		fmt.Fprintln(stderr, err)
+	}
+}

@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vigil-monitor/vigil/pkg/config"
+)
+
+func TestExitCode(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		err  error
+		code int
+		out  string
+	}{
+		{"clean stop", nil, 0, ""},
+		{"help", flag.ErrHelp, 0, ""},
+		{"usage", fmt.Errorf("%w: unknown command", ErrUsage), 2, "tool: usage: unknown command\n"},
+		{"failure", errors.New("postgres: down"), 1, "tool: postgres: down\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stderr bytes.Buffer
+			require.Equal(t, tc.code, exitCode("tool", tc.err, &stderr))
+			require.Equal(t, tc.out, stderr.String())
+		})
+	}
+}
+
+func TestHelpListsFlagsAndEnvironment(t *testing.T) {
+	t.Parallel()
+	var cfg struct{ config.Redis }
+	fs := flag.NewFlagSet("tool", flag.ContinueOnError)
+	fs.String("region", "", "the region")
+	var stdout, stderr bytes.Buffer
+	err := Parse(fs, "usage: tool --region NAME", &cfg, []string{"--help"}, &stdout, &stderr)
+	require.ErrorIs(t, err, flag.ErrHelp)
+	out := stdout.String()
+	require.Contains(t, out, "usage: tool --region NAME")
+	require.Contains(t, out, "-region")
+	require.Contains(t, out, "REDIS_URL")
+	require.Contains(t, out, "VIGIL_REDIS_PREFIX")
+	require.NotContains(t, out, "DATABASE_URL", "only what the binary reads")
+}
