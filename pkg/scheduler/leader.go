@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/vigil-monitor/vigil/pkg/postgres"
 )
 
 // lockClass is the first key of the leader's advisory lock ("VGSC"). The second is a hash of
@@ -53,10 +55,19 @@ func (e *elector) run(ctx context.Context) {
 			e.log.WarnContext(ctx, "leader election: try lock", "err", err)
 			e.drop()
 		}
-		if won {
+		for won && ctx.Err() == nil {
 			e.log.InfoContext(ctx, "leader election: leading")
 			e.set(true)
-			e.hold(ctx)
+			err := e.hold(ctx)
+			won = false
+			if ctx.Err() == nil && postgres.IsUnavailable(err) {
+				// PostgreSQL is out of reach, not taken by another scheduler: keep
+				// dispatching from memory until it answers again, then take the lock back
+				// or, if a standby got it meanwhile, stand by.
+				won = e.leadUnlocked(ctx)
+			}
+		}
+		if e.leading.Load() {
 			e.set(false)
 			if ctx.Err() == nil {
 				e.log.WarnContext(ctx, "leader election: lost the lock, standing by")
@@ -90,15 +101,16 @@ func (e *elector) try(ctx context.Context) (bool, error) {
 	return won, nil
 }
 
-// hold returns when ctx ends or the connection that holds the lock stops answering. Losing the
-// connection is losing the lock: PostgreSQL frees it with the session.
-func (e *elector) hold(ctx context.Context) {
+// hold returns when ctx ends or the connection that holds the lock stops answering, with the
+// error of the failed check (nil if the lock was simply no longer held). Losing the connection
+// is losing the lock: PostgreSQL frees it with the session.
+func (e *elector) hold(ctx context.Context) error {
 	t := time.NewTicker(e.ping)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 		pctx, cancel := context.WithTimeout(ctx, lockCheckTimeout)
@@ -108,14 +120,50 @@ func (e *elector) hold(ctx context.Context) {
 			AND objsubid = 2 AND granted)`, int32(lockClass)).Scan(&held)
 		cancel()
 		if ctx.Err() != nil {
-			return
+			return nil
+		}
+		if err != nil && postgres.IsUnavailable(err) {
+			e.log.WarnContext(ctx, "leader election: PostgreSQL unreachable; dispatching from memory until it returns", "err", err)
+			e.drop()
+			return err
 		}
 		if err != nil || !held {
 			e.set(false) // stop dispatching before anything else
 			e.log.WarnContext(ctx, "leader election: lock check failed", "err", err, "held", held)
 			e.drop()
-			return
+			return err
 		}
+	}
+}
+
+// leadUnlocked keeps this process leading without the lock while PostgreSQL cannot be
+// reached, trying every retry period to take the lock back. It reports true once the lock is
+// retaken, false when another scheduler holds it (or ctx ends): then this one stands by.
+//
+// Two schedulers may dispatch at once meanwhile (a standby that still reaches PostgreSQL takes
+// the freed lock), which the dispatch script makes harmless: its fence never queues one due
+// time twice and coalescing never queues a pair that is pending. Standing down instead would
+// stop every check in the install for as long as PostgreSQL is away.
+func (e *elector) leadUnlocked(ctx context.Context) bool {
+	for {
+		wait(ctx, e.retry)
+		if ctx.Err() != nil {
+			return false
+		}
+		won, err := e.try(ctx)
+		switch {
+		case won:
+			e.log.InfoContext(ctx, "leader election: PostgreSQL is back and the lock retaken")
+			return true
+		case err == nil:
+			e.log.WarnContext(ctx, "leader election: PostgreSQL is back and another scheduler leads")
+			return false
+		case !postgres.IsUnavailable(err):
+			e.log.WarnContext(ctx, "leader election: retake the lock", "err", err)
+			e.drop()
+			return false
+		}
+		e.drop()
 	}
 }
 
