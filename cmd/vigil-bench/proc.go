@@ -94,6 +94,8 @@ type sample struct {
 	cpu  time.Duration
 	// stores is the CPU the stores (Redis, InfluxDB) have used, when the run watches them.
 	stores [2]time.Duration
+	// metrics is the process's /metrics at that moment, when the run scrapes it.
+	metrics map[string]float64
 }
 
 // sampler polls a progress function at a fixed period.

@@ -49,7 +49,7 @@ func sizesFor(smoke bool) sizes {
 	return sizes{
 		checks: 60_000, concurrency: 256,
 		latencyChecks: 60_000, latencyConc: 5000, latencyDelay: 500 * time.Millisecond,
-		pairs: 1_000_000, growth: []int{10_000, 100_000, 1_000_000}, intervalS: 50, burstWait: 20 * time.Second,
+		pairs: 1_000_000, growth: []int{10_000, 100_000, 1_000_000}, intervalS: 50, burstWait: 5 * time.Second,
 		steadyFor: 20 * time.Second, changeTries: 10,
 		trials:   20,
 		websites: 10_000, seriesDays: 30, apiClients: 32, apiPerRoute: 8 * time.Second, apiSerialRuns: 20,

@@ -108,11 +108,21 @@ func (b *bench) workerSection(ctx context.Context, s *section) error {
 		fmt.Sprintf("| bare loop | %s | %.0f%% | %.0f | %s | %d |", fmtInt(bareL.Rate), 100*bareL.Rate/ideal, bareL.CPUPerReq, fmtMB(bareL.HWMKB), bareL.Errors),
 		fmt.Sprintf("| **worker** | **%s** | %.0f%% | %.0f | %s | %s |", fmtInt(wl.rate), 100*wl.rate/ideal, wl.cpuUS, fmtMB(wl.hwmKB), wl.problems()),
 	)
+	s.add("", fmt.Sprintf("In the worker's steady window %s checks were in flight on average (of %d allowed), and a check took %s on average (the target answers after %s): by Little's law %s checks/s.",
+		fmtInt(wl.inFlight), sz.latencyConc, fmtMS(wl.meanCheck), sz.latencyDelay, fmtInt(wl.inFlight/wl.meanCheck.Seconds())))
 	s.check(fmt.Sprintf("worker checks/s, %d at once against %s", sz.latencyConc, sz.latencyDelay), "≈ "+fmtInt(ideal)+" (≥ 90%)",
 		fmt.Sprintf("%s (%.0f%%; bare loop %s)", fmtInt(wl.rate), 100*wl.rate/ideal, fmtInt(bareL.Rate)), wl.rate >= 0.9*ideal)
 	if wl.rate < 0.9*ideal {
-		s.note(fmt.Sprintf("**Why the latency-bound run missed:** at %s checks/s the worker needed %.0f µs of CPU per check, i.e. %.2f cores, on a machine with 2 shared cores; the bare loop reached %s (%.0f%% of the ideal) under the same conditions.",
-			fmtInt(wl.rate), wl.cpuUS, wl.rate*wl.cpuUS/1e6, fmtInt(bareL.Rate), 100*bareL.Rate/ideal))
+		why := fmt.Sprintf("**Why the latency-bound run missed:** at %s checks/s the worker needed %.0f µs of CPU per check, i.e. %.2f cores, and the target, Redis and InfluxDB more, on 2 cores shared with other work (load %s); the bare loop, with nothing to write, reached %s (%.0f%% of the ideal) under the same conditions.",
+			fmtInt(wl.rate), wl.cpuUS, wl.rate*wl.cpuUS/1e6, loadAvg(), fmtInt(bareL.Rate), 100*bareL.Rate/ideal)
+		if wl.inFlight < 0.9*float64(sz.latencyConc) {
+			why += fmt.Sprintf(" The worker also kept only %s of its %d slots busy on average: its reader asks Redis for at most 128 jobs at a time, one read after another, and while the machine is busy the reads do not refill the slots as fast as checks finish. What would close that part of the gap: several reads in flight, or a read batch that grows with the free slots.",
+				fmtInt(wl.inFlight), sz.latencyConc)
+		}
+		if wl.meanCheck > sz.latencyDelay+sz.latencyDelay/10 {
+			why += fmt.Sprintf(" A check took %s on average against the target's %s: the rest is waiting for a CPU.", fmtMS(wl.meanCheck), sz.latencyDelay)
+		}
+		s.note(why)
 	}
 	return nil
 }
@@ -148,6 +158,8 @@ type workerResult struct {
 	rssKB, hwmKB             int64
 	points, pending          int64
 	failed, writeErrors      float64
+	meanCheck                time.Duration // mean check duration in the steady window
+	inFlight                 float64       // mean checks in flight in the steady window
 }
 
 func (w workerResult) problems() string {
@@ -223,7 +235,7 @@ func (b *bench) workerRun(ctx context.Context, label, url string, n, concurrency
 	deadline := start.Add(time.Duration(n/500+60) * time.Second)
 	for {
 		done, cpu := read()
-		samples = append(samples, sample{at: time.Now(), done: done, cpu: cpu,
+		samples = append(samples, sample{at: time.Now(), done: done, cpu: cpu, metrics: last,
 			stores: [2]time.Duration{procCPU(redisPID), procCPU(influxPID)}})
 		if done >= float64(n) && last["vigil_tsdb_points_written_total"] >= float64(n) {
 			pending, err := b.st.rdb.XPending(ctx, keys.Checks(benchRegion), queue.Group).Result()
@@ -254,6 +266,21 @@ func (b *bench) workerRun(ctx context.Context, label, url string, n, concurrency
 	res.rate, res.cpuUS, res.totalRate = st.rate, st.cpuPerItemUS, float64(n)/elapsed.Seconds()
 	res.redisUS = float64((st.to.stores[0] - st.from.stores[0]).Microseconds()) / items
 	res.influxUS = float64((st.to.stores[1] - st.from.stores[1]).Microseconds()) / items
+	if a, z := st.from.metrics, st.to.metrics; a != nil && z != nil {
+		if c := z["vigil_check_duration_seconds_count"] - a["vigil_check_duration_seconds_count"]; c > 0 {
+			res.meanCheck = time.Duration((z["vigil_check_duration_seconds_sum"] - a["vigil_check_duration_seconds_sum"]) / c * float64(time.Second))
+		}
+	}
+	var inFlight, k float64
+	for _, x := range samples {
+		if !x.at.Before(st.from.at) && !x.at.After(st.to.at) && x.metrics != nil {
+			inFlight += x.metrics["vigil_worker_checks_in_flight"]
+			k++
+		}
+	}
+	if k > 0 {
+		res.inFlight = inFlight / k
+	}
 	if m, err := scrape(ctx, "http://"+metricsAddr+"/metrics"); err == nil {
 		last = m
 	}
