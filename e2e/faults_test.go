@@ -13,10 +13,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -542,4 +546,130 @@ func TestFaultSMTPDownAndNotifierKilled(t *testing.T) {
 		require.Len(t, got[rc], 2, "%s: %q", rc, got[rc])
 	}
 	logMeasure(t, "emails per recipient", "1 down + 1 recovered")
+}
+
+// floodSettings are the flood's interval and how long the workers stay away. The short version
+// keeps the suite within CI's budget; VIGIL_FAULTS_FULL=1 runs the issue's 2 minutes.
+func floodSettings() (interval, away time.Duration) {
+	if faultsFull() {
+		return 60 * time.Second, 2 * time.Minute
+	}
+	return 30 * time.Second, 40 * time.Second
+}
+
+// floodSites is how many websites the flood enables at once.
+const floodSites = 50_000
+
+// TestFaultFlood: 50,000 websites are enabled at once (COPY and one NOTIFY '*') while the
+// region's workers are away. The scheduler queues each pair once and coalesces the due times
+// that follow; when the workers return, the backlog drains with no pair checked twice for one
+// due time, one point per job, and the scheduler's and workers' memory stays bounded.
+func TestFaultFlood(t *testing.T) {
+	// Not parallel: it saturates the machine for a while, so it runs alone.
+	interval, away := floodSettings()
+	fp := newFaultPlatform(t)
+	// Coalescing holds while a pair's pending marker lives: its timeout plus this grace.
+	fp.SetEnv("VIGIL_PENDING_GRACE", "10m")
+	r := fp.startAll(map[string]string{"europe-1": "europe", "europe-2": "europe", "asia-1": "asia"})
+	for _, name := range []string{"europe-1", "europe-2"} {
+		require.NoError(t, r.Workers[name].Stop(15*time.Second))
+	}
+	target := slowTarget(t, 0)
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, fp.env("DATABASE_URL"))
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var europe string
+	require.NoError(t, conn.QueryRow(ctx, `SELECT id FROM regions WHERE name = 'europe'`).Scan(&europe))
+	ids := make([]string, floodSites)
+	websites := make([][]any, floodSites)
+	regions := make([][]any, floodSites)
+	for i := range ids {
+		ids[i] = uuid.NewString()
+		websites[i] = []any{ids[i], fmt.Sprintf("flood-%d", i), target, int(interval / time.Second), 3000, false}
+		regions[i] = []any{ids[i], europe}
+	}
+	insertStart := time.Now()
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"websites"},
+		[]string{"id", "name", "url", "interval_seconds", "timeout_ms", "all_regions"}, pgx.CopyFromRows(websites))
+	require.NoError(t, err)
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"website_regions"}, []string{"website_id", "region_id"}, pgx.CopyFromRows(regions))
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `SELECT pg_notify('vigil_monitors', '*')`)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	logMeasure(t, "COPY of the websites", time.Since(insertStart).Round(10*time.Millisecond))
+
+	var peak = map[string]int64{}
+	sample := func() {
+		for _, pr := range []*Proc{r.Scheds[0], r.Scheds[1], r.Workers["europe-1"], r.Workers["europe-2"]} {
+			if pr.Alive() {
+				peak[pr.Name] = max(peak[pr.Name], rssBytes(t, pr))
+			}
+		}
+	}
+	leader := fp.Leader(r.Scheds...)
+	require.NotNil(t, leader)
+	waitFor(t, away+30*time.Second, "the workers' absence", func() bool {
+		sample()
+		return time.Since(insertStart) >= away
+	})
+	// Every pair is queued once, whatever the number of due times that passed.
+	backlog := fp.StreamJobs("europe")
+	perPair := map[string]int{}
+	for _, j := range backlog {
+		perPair[j.Job.WebsiteID]++
+	}
+	most := 0
+	for _, n := range perPair {
+		most = max(most, n)
+	}
+	coalesced, _ := fp.Metric(leader, "vigil_scheduler_coalesced_total", `region="europe"`)
+	logMeasure(t, "backlog when the workers return (jobs, pairs)", fmt.Sprintf("%d jobs for %d pairs", len(backlog), len(perPair)))
+	logMeasure(t, "due times coalesced while the workers were away", coalesced)
+	require.Equal(t, 1, most, "a pair queued twice while its check was pending")
+	if away > interval {
+		require.Positive(t, coalesced)
+	}
+
+	r.Workers["europe-1"] = fp.StartWorker("europe-1b", "europe")
+	r.Workers["europe-2"] = fp.StartWorker("europe-2b", "europe")
+	// The backlog drains: every entry queued before the workers returned is acknowledged.
+	last := backlog[len(backlog)-1].ID
+	drained := waitFor(t, 5*time.Minute, "the backlog drained", func() bool {
+		sample()
+		gs, err := fp.Redis().XInfoGroups(ctx, fp.Prefix+":checks:europe").Result()
+		if err != nil || len(gs) == 0 || !streamIDAfter(gs[0].LastDeliveredID, last) {
+			return false
+		}
+		p, err := fp.Redis().XPendingExt(ctx, &redis.XPendingExtArgs{Stream: fp.Prefix + ":checks:europe",
+			Group: "vigil", Start: "-", End: last, Count: 1}).Result()
+		return err == nil && len(p) == 0
+	})
+	logMeasure(t, "workers back to the backlog drained", drained.Round(100*time.Millisecond))
+	logMeasure(t, "drain rate (checks/s)", int(float64(len(backlog))/drained.Seconds()))
+	jobs := fp.drainAndCompare(r, 0, "europe")
+	logMeasure(t, "jobs checked, one point each", jobs)
+	require.Empty(t, duplicateDues(fp.StreamJobs("europe")), "a due time dispatched twice")
+	for name, b := range peak {
+		logMeasure(t, "peak RSS of "+name, fmt.Sprintf("%d MiB", b>>20))
+		require.Less(t, b, int64(512<<20), "%s's memory", name)
+	}
+}
+
+// streamIDAfter reports whether stream id a is at or after b ("ms-seq").
+func streamIDAfter(a, b string) bool {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	ami, _ := strconv.ParseInt(am, 10, 64)
+	bmi, _ := strconv.ParseInt(bm, 10, 64)
+	if ami != bmi {
+		return ami > bmi
+	}
+	asi, _ := strconv.ParseInt(as, 10, 64)
+	bsi, _ := strconv.ParseInt(bs, 10, 64)
+	return asi >= bsi
 }
