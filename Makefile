@@ -2,7 +2,7 @@
 GO ?= go
 GOTEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: run test stack build screenshots fmt fuzz
+.PHONY: run test test-faults stack build screenshots fmt fuzz
 
 ## run: start the local stack and the whole platform (api on :3002, scheduler, workers, notifier)
 run: build stack
@@ -13,6 +13,11 @@ test: stack
 	scripts/stack test-deps
 	$(GO) vet ./...
 	$(GO) test $(GOTEST_FLAGS) ./...
+
+## test-faults: only the fault-injection suite (docs/reliability.md), printing its MEASURE lines;
+## VIGIL_FAULTS_FULL=1 runs the long versions (a 60 s InfluxDB outage, workers away for 2 min)
+test-faults: stack
+	$(GO) test -count=1 -timeout 20m -v -run '^TestFault' ./e2e/
 
 ## screenshots: refresh docs/screenshots from the browser tests
 screenshots: stack
