@@ -313,8 +313,8 @@ func (b *bench) schedulerSection(ctx context.Context, s *section) error {
 		if catchRedis > catchCPU {
 			bottleneck = "Redis, which runs the scripts on one thread"
 		}
-		s.note(fmt.Sprintf("**Why the dispatch capacity missed:** while it caught up, the scheduler used %.2f cores and Redis %.2f cores (of 2, shared with everything else: load %s), so the limit was %s; plain XADD without the script's checks ran at %s/s on the same machine at the same time. What would close the gap: Redis on a core of its own (in production it is), and fewer Redis operations per job in the dispatch script (each job reads and writes the pending and last-due markers besides its XADD).",
-			catchCPU.Seconds()/catchSecs, catchRedis.Seconds()/catchSecs, loadAvg(), bottleneck, fmtInt(xaddRate)))
+		s.note(fmt.Sprintf("**Why the dispatch capacity missed:** while it caught up, the scheduler used %.2f cores and Redis %.2f cores, on 2 cores shared with other work (load average %s, i.e. a runnable process gets roughly 2 ÷ load of a core); the busier of the two was %s. A plain XADD without the script's checks ran at %s/s in the same conditions, %.1f× the script's rate: each dispatched job costs Redis the script's reads and writes of the pending and last-due markers besides its XADD. What would close the gap: Redis with a core of its own (as in production), and fewer Redis operations per job in the dispatch script.",
+			catchCPU.Seconds()/catchSecs, catchRedis.Seconds()/catchSecs, loadAvg(), bottleneck, fmtInt(xaddRate), xaddRate/capacity))
 	}
 
 	// Steady state: everything due from now on is due at the rate the interval sets.
@@ -515,6 +515,7 @@ func (b *bench) changeLatency(ctx context.Context, s *section, sr *schedRun, dbU
 	const ahead = time.Second
 	var lat, patchTook []time.Duration
 	carried := 0
+	var missed []string
 	used := map[int]bool{}
 	for trial := range b.sz.changeTries {
 		i, due, ok := pairs.dueIn(time.Now().Add(ahead), 200*time.Millisecond, used)
@@ -540,24 +541,40 @@ func (b *bench) changeLatency(ctx context.Context, s *section, sr *schedRun, dbU
 			}
 			time.Sleep(5 * time.Millisecond) // polling the scheduler's log lines
 		}
-		// Wait for the job to be due, then look for it in the stream.
-		time.Sleep(time.Until(time.UnixMilli(due).Add(300 * time.Millisecond)))
-		es, err := rd.next(ctx)
-		if err != nil {
-			return err
-		}
-		for _, e := range es {
-			if e.websiteID == id && e.dueMS == due && e.url == newURL {
-				carried++
+		// Wait for the job to be due, then look for it in the stream: it is there once the
+		// scheduler has dispatched it, which on a busy machine may be a while after its due time.
+		time.Sleep(time.Until(time.UnixMilli(due)))
+		found := false
+		for deadline := time.Now().Add(10 * time.Second); !found && time.Now().Before(deadline); {
+			es, err := rd.next(ctx)
+			if err != nil {
+				return err
 			}
+			for _, e := range es {
+				if e.websiteID == id && e.dueMS == due {
+					found = true
+					if e.url == newURL {
+						carried++
+					} else {
+						missed = append(missed, fmt.Sprintf("%s due %s late, URL %s", id, fmtMS(time.Duration(e.idMS-e.dueMS)*time.Millisecond), e.url))
+					}
+				}
+			}
+			if !found {
+				time.Sleep(50 * time.Millisecond) // polling the stream for the job
+			}
+		}
+		if !found {
+			return fmt.Errorf("scheduler: the job of %s due at %d was not dispatched within 10 s", id, due)
 		}
 	}
 	slices.Sort(lat)
 	s.add("", fmt.Sprintf("A change through the API, %d times while dispatching at the steady rate: `PATCH /websites/:id` on the real `bin/api` (same database) with a new URL, for a website whose next check was due about %s later. From sending the PATCH to the scheduler logging that it applied the change: median **%s**, max **%s** (the PATCH itself took a median %s). The job due %s after the PATCH carried the new URL in %d of %d cases.",
 		b.sz.changeTries, ahead, fmtMS(percentile(lat, 0.5)), fmtMS(lat[len(lat)-1]), fmtMS(medianOf(patchTook)), ahead, carried, b.sz.changeTries))
 	s.info("API change to schedule (PATCH to applied)", fmt.Sprintf("median %s, max %s; next job carried it %d/%d", fmtMS(percentile(lat, 0.5)), fmtMS(lat[len(lat)-1]), carried, b.sz.changeTries))
-	if carried < b.sz.changeTries {
-		return fmt.Errorf("scheduler: only %d of %d jobs due %s after a PATCH carried the new URL", carried, b.sz.changeTries, ahead)
+	s.check("next job after a PATCH carries the change", fmt.Sprintf("%d of %d", b.sz.changeTries, b.sz.changeTries), fmt.Sprintf("%d of %d", carried, b.sz.changeTries), carried == b.sz.changeTries)
+	if len(missed) > 0 {
+		s.note("**Jobs that went out with the old URL after the scheduler had logged the change:** " + strings.Join(missed, "; ") + ". The scheduler logs `applied changes` after it has updated the schedule, so such a job was encoded before the change, or a change notification of another website was taken for this one.")
 	}
 	return nil
 }
