@@ -44,9 +44,9 @@ var ssrfTargets = []struct {
 	{"http://[::ffff:a9fe:a9fe]/", false},
 	{"http://[::ffff:10.0.0.1]/", false},
 	{"http://[64:ff9b::a9fe:a9fe]/", false}, // NAT64 of the metadata address
-	{"http://[2002:a9fe:a9fe::]/", false},  // 6to4 of it
-	{"http://2130706433/", true},           // 127.0.0.1 in decimal
-	{"http://0x7f000001/", true},           // in hex
+	{"http://[2002:a9fe:a9fe::]/", false},   // 6to4 of it
+	{"http://2130706433/", true},            // 127.0.0.1 in decimal
+	{"http://0x7f000001/", true},            // in hex
 	{"http://0x7f.0x0.0x0.0x1/", true},
 	{"http://0177.0.0.1/", true}, // in octal
 	{"http://017700000001/", true},

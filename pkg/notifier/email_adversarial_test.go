@@ -57,9 +57,9 @@ func TestHostileTextInEmails(t *testing.T) {
 				Kind: kind, IncidentID: "inc-1",
 				Website:   notifier.AlertWebsite{ID: "w-1", Name: text, URL: "https://example.com/"},
 				StartedAt: ended.Add(-time.Hour), Duration: 3600,
-				Cause:     postgres.Cause{Outcome: monitor.OutcomeDown, Message: text},
-				Regions:   []string{"eu"},
-				Latest:    notifier.AlertCheck{Region: "eu", At: ended, Outcome: monitor.OutcomeDown, Message: text},
+				Cause:   postgres.Cause{Outcome: monitor.OutcomeDown, Message: text},
+				Regions: []string{"eu"},
+				Latest:  notifier.AlertCheck{Region: "eu", At: ended, Outcome: monitor.OutcomeDown, Message: text},
 			}
 			if kind == postgres.KindRecovered {
 				a.EndedAt = &ended

@@ -187,6 +187,7 @@ func decodeTransitionEvent(m redis.XMessage) TransitionEvent {
 	}
 	if err := json.Unmarshal([]byte(raw), &ev.Transition); err != nil {
 		ev.Err = fmt.Errorf("queue: decode event %s: %w", m.ID, err)
+		ev.Transition = monitor.Transition{} // Unmarshal may have filled fields before failing
 		return ev
 	}
 	if ev.Transition.WebsiteID == "" || ev.Transition.Region == "" || ev.Transition.At.IsZero() {
