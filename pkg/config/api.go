@@ -28,7 +28,7 @@ type API struct {
 	// them the TCP peer is the client, which is what the limiter counts.
 	TrustedProxies string `env:"VIGIL_TRUSTED_PROXIES" help:"comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed"`
 	// MinIntervalSeconds and MaxWebsites bound how much checking a key holder can ask for.
-	MinIntervalSeconds int `env:"VIGIL_MIN_INTERVAL_SECONDS" envDefault:"30" help:"shortest check interval a website may be given"`
+	MinIntervalSeconds int `env:"VIGIL_MIN_INTERVAL_SECONDS" envDefault:"10" help:"shortest check interval a website may be given (10..86400; raise it to stop key holders from checking too often)"`
 	MaxWebsites        int `env:"VIGIL_MAX_WEBSITES" envDefault:"10000" help:"most websites the install may hold (0: no cap)"`
 }
 
