@@ -220,6 +220,32 @@ func TestPipeline(t *testing.T) {
 	checksBefore, dispatchedBefore := checksEU(), dispatched()
 	require.Positive(t, checksBefore, "the eu workers count their checks")
 
+	// A blip: one failed check, then the confirmation retry finds the site up again. Nothing
+	// is sent and no downtime is recorded.
+	blip := newFlipTarget(t)
+	code, body = p.Do(http.MethodPost, "/websites", fmt.Sprintf(`{
+		"name": "blippy", "url": %q, "interval_seconds": 10, "timeout_ms": 1000, "regions": ["eu"],
+		"retry_interval_seconds": 2, "confirmations_down": 2, "alert_emails": ["blip@example.com"]}`,
+		blip.srv.URL+"/"))
+	require.Equal(t, http.StatusCreated, code, string(body))
+	var blipSite struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal(body, &blipSite))
+	require.Eventually(t, func() bool {
+		return p.monitorItem(blipSite.ID).regionOutcomes(time.Time{})["eu"] == "up"
+	}, interval+7*time.Second, 100*time.Millisecond, "the blip site is checked")
+	blip.set("error")
+	failedAt := time.Now()
+	require.Eventually(t, func() bool {
+		return p.monitorItem(blipSite.ID).regionOutcomes(failedAt)["eu"] == "down"
+	}, interval+2*time.Second, 50*time.Millisecond, "one failed check")
+	blip.set("ok") // before the retry, 2 s after the failure
+	recoveredAt := time.Now()
+	require.Eventually(t, func() bool {
+		return p.monitorItem(blipSite.ID).regionOutcomes(recoveredAt)["eu"] == "up"
+	}, retry+5*time.Second, 100*time.Millisecond, "the retry finds it up")
+
 	// The target starts answering 500: one DOWN email per recipient, within the time to the
 	// next check + (N-1) retries + 5 s.
 	target.set("error")
@@ -291,8 +317,12 @@ func TestPipeline(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &incidents))
 	require.Len(t, incidents.Items, 1, string(body))
 
-	// Nothing more is sent once the site is steady.
+	// Nothing more is sent once the site is steady, and the blip sent nothing at all.
 	require.Len(t, sink.Messages(), 4, "two DOWN and two RECOVERED emails, nothing else")
+	require.Empty(t, mailsTo(sink, "blip@example.com", ""), "a single failed check pages no one")
+	code, body = p.Do(http.MethodGet, "/monitor/"+blipSite.ID+"/last_downtime?days=1", "")
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Equal(t, "null", strings.TrimSpace(string(body)), "and records no downtime")
 
 	// Every role's /metrics moved with the checks.
 	require.Greater(t, checksEU(), checksBefore, "vigil_checks_total grows")
