@@ -163,3 +163,97 @@ func influxQL(b *testing.B, q string) {
 	}
 	require.NotContains(b, string(body), `"error"`, q)
 }
+
+// BenchmarkWorkerLatencyBound isolates the reader and the completion path from the probe's CPU:
+// 5,000 slots, a prober that only waits 500 ms (no socket, no CPU) and results kept in memory,
+// against the real Redis. The ideal is Concurrency / 500 ms = 10,000 checks/s; what it falls
+// short by is time slots spend waiting for a read or a completion rather than a check. It
+// reports the rate and the mean number of slots busy checking. Run it with
+//
+//	go test ./pkg/worker -run '^$' -bench WorkerLatencyBound -benchtime 60000x
+//
+// and compare readers=1/batch=128 (the old reader) with the defaults.
+func BenchmarkWorkerLatencyBound(b *testing.B) {
+	const (
+		concurrency = 5000
+		delay       = 500 * time.Millisecond
+	)
+	for _, c := range []struct {
+		name             string
+		readers, batches int
+	}{
+		{"readers=1/batch=128", 1, 128},
+		{"defaults", 0, 0},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			e := newEnv(b)
+			ctx := context.Background()
+			b.StopTimer()
+			for start := 0; start < b.N; start += 1000 {
+				_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for range min(1000, b.N-start) {
+						j := job(uuid.NewString(), "http://127.0.0.1:1/")
+						raw, _ := json.Marshal(j)
+						p.XAdd(ctx, &redis.XAddArgs{Stream: e.keys.Checks(region), Values: map[string]any{queue.JobField: string(raw)}})
+					}
+					return nil
+				})
+				require.NoError(b, err)
+			}
+			var running, samples, busy atomic.Int64
+			slow := fakeProber{probe: func(ctx context.Context, j monitor.Job) monitor.Result {
+				running.Add(1)
+				defer running.Add(-1)
+				t := time.NewTimer(delay)
+				defer t.Stop()
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+				}
+				return monitor.Result{WebsiteID: j.WebsiteID, Region: j.Region, At: time.Now(), Outcome: monitor.OutcomeUp, StatusCode: 200}
+			}}
+			p := e.params("bench", slow, &memWriter{})
+			p.Concurrency, p.Readers, p.ReadBatch = concurrency, c.readers, c.batches
+			w, err := worker.New(p)
+			require.NoError(b, err)
+			runCtx, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+
+			b.StartTimer()
+			start := time.Now()
+			go func() { done <- w.Run(runCtx) }()
+			// Sample the busy slots between 10% and 90% of the work (start-up and tail excluded).
+			var from, to time.Time
+			var nFrom, nTo uint64
+			n := uint64(b.N)
+			for {
+				got := w.Stats().Completed.Load()
+				switch {
+				case got >= n:
+				case got >= n/10 && got <= n*9/10:
+					if from.IsZero() {
+						from, nFrom = time.Now(), got
+					}
+					to, nTo = time.Now(), got
+					samples.Add(1)
+					busy.Add(running.Load())
+				}
+				if got >= n {
+					break
+				}
+				time.Sleep(time.Millisecond) // sampling a counter; the measurement is the loop's end
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			cancel()
+			require.NoError(b, <-done)
+			if to.After(from) {
+				b.ReportMetric(float64(nTo-nFrom)/to.Sub(from).Seconds(), "checks/s")
+			}
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "checks/s_whole")
+			if samples.Load() > 0 {
+				b.ReportMetric(float64(busy.Load())/float64(samples.Load()), "busy_slots")
+			}
+		})
+	}
+}

@@ -46,6 +46,12 @@ const (
 	DefaultCompleteWait  = 2 * time.Millisecond
 	DefaultCompleteBatch = 512
 	DefaultCompleters    = 2
+	// DefaultMaxReadBatch caps how many entries one XREADGROUP asks for. A read asks for as
+	// many entries as there are free slots, so that a worker with thousands of slots refills
+	// them in a few round trips rather than in chunks of a hundred; the cap keeps one reply
+	// (and its decoding) to a few milliseconds.
+	DefaultMaxReadBatch = 1000
+	DefaultReaders      = 2
 )
 
 // Prober runs one check. probe.HTTP is the real one.
@@ -84,8 +90,13 @@ type Params struct {
 
 	// Concurrency bounds the checks running at once.
 	Concurrency int
-	// ReadBatch bounds the entries one XREADGROUP asks for. Default min(Concurrency, 128).
+	// ReadBatch bounds the entries one XREADGROUP asks for; a read asks for the free slots up
+	// to it. Default min(Concurrency, DefaultMaxReadBatch).
 	ReadBatch int
+	// Readers is how many reads may be in flight at once. While one read waits for Redis and
+	// decodes its reply, the slots that checks free meanwhile go to the next read instead of
+	// sitting idle; at thousands of checks per second that is hundreds of slots. Default 2.
+	Readers int
 	// ReclaimGrace is how much longer than its job's own timeout an entry must have been
 	// pending on a consumer before that consumer is presumed dead and the entry reclaimed (see
 	// queue.Consumer.Reclaim), so that no live check is taken over. Default DefaultReclaimGrace.
@@ -118,7 +129,8 @@ func New(p Params) (*Worker, error) {
 		return nil, errors.New("worker: empty region")
 	}
 	p.Concurrency = cmp.Or(p.Concurrency, DefaultConcurrency)
-	p.ReadBatch = cmp.Or(p.ReadBatch, min(p.Concurrency, 128))
+	p.ReadBatch = cmp.Or(p.ReadBatch, min(p.Concurrency, DefaultMaxReadBatch))
+	p.Readers = cmp.Or(p.Readers, DefaultReaders)
 	p.ReclaimGrace = cmp.Or(p.ReclaimGrace, DefaultReclaimGrace)
 	p.ReclaimEvery = cmp.Or(p.ReclaimEvery, max(min(p.ReclaimGrace/4, 5*time.Second), 10*time.Millisecond))
 	p.ShutdownTimeout = cmp.Or(p.ShutdownTimeout, DefaultShutdownTimeout)
@@ -151,6 +163,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.start(ctx); err != nil {
 		return err
 	}
+	w.checkFileLimit()
 	w.log.Info("worker started", "concurrency", w.p.Concurrency, "reclaim_grace", w.p.ReclaimGrace.String())
 
 	// Checks and completions outlive ctx: they run on work, which ends only when the shutdown
@@ -164,7 +177,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	for range w.p.Completers {
 		completers.Go(func() { w.complete(final) })
 	}
-	feeders.Go(func() { w.read(ctx, work, &jobs) })
+	for range w.p.Readers {
+		feeders.Go(func() { w.read(ctx, work, &jobs) })
+	}
 	feeders.Go(func() { w.reclaim(ctx, work, &jobs) })
 
 	<-ctx.Done()
