@@ -8,6 +8,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,17 +21,45 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 )
 
+// DefaultConnectTimeout bounds each new PostgreSQL connection when DATABASE_URL sets no
+// connect_timeout. Without one, a server that accepts TCP and then says nothing (hung, or
+// behind a black-holing network) makes every request that needs a new connection wait forever
+// instead of failing with 503.
+const DefaultConnectTimeout = 5 * time.Second
+
 // Postgres applies the embedded migrations (replicas that start together take turns under the
-// advisory lock) and opens a pool.
+// advisory lock) and opens a pool. Connections time out after DefaultConnectTimeout unless
+// DATABASE_URL says otherwise.
 func Postgres(ctx context.Context, cfg config.Postgres) (*pgxpool.Pool, error) {
-	if err := postgres.MigrateURL(ctx, cfg.DatabaseURL); err != nil {
+	dsn := WithConnectTimeout(cfg.DatabaseURL, DefaultConnectTimeout)
+	if err := postgres.MigrateURL(ctx, dsn); err != nil {
 		return nil, err
 	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	return pool, nil
+}
+
+// WithConnectTimeout adds connect_timeout (whole seconds) to a PostgreSQL URL or keyword/value
+// connection string that has none.
+func WithConnectTimeout(dsn string, d time.Duration) string {
+	secs := strconv.Itoa(max(1, int(d.Round(time.Second)/time.Second)))
+	if strings.Contains(dsn, "connect_timeout") {
+		return dsn
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return dsn // pgx reports it
+		}
+		q := u.Query()
+		q.Set("connect_timeout", secs)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return strings.TrimSpace(dsn + " connect_timeout=" + secs)
 }
 
 // Redis returns a client for REDIS_URL. ContextTimeoutEnabled is on: without it a blocked
