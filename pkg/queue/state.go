@@ -32,6 +32,10 @@ const (
 // first_* fields are the first check of the current streak (monitor.PairState.First), the
 // cause of the transition that the streak may confirm; a hash written before they existed
 // reads them as empty, and the notifier then takes the confirming check's cause.
+//
+// The last_response_ms, last_status, last_reason and last_message fields are the details of
+// the check at last_at, which GET /monitor shows (LastChecks); the completion writes them, and
+// nothing in the confirmation rule reads them.
 var stateFields = []string{"version", "last_id", "state", "fails", "oks", "since", "changed_at", "last_at", "last_outcome",
 	"first_outcome", "first_reason", "first_message", "first_status"}
 
@@ -324,6 +328,16 @@ func (s *StateStore) prepare(c Completion, st stored) ([]string, []any, prepared
 		"first_reason", next.First.Reason,
 		"first_message", next.First.Message,
 		"first_status", next.First.StatusCode,
+	}
+	if !stale {
+		// The last check's details, for GET /monitor (LastChecks). A stale result did not
+		// become the last check, so it leaves them alone.
+		args = append(args,
+			lastResponseField, strconv.FormatFloat(float64(c.Result.Phases.Total)/float64(time.Millisecond), 'f', -1, 64),
+			lastStatusField, c.Result.StatusCode,
+			lastReasonField, c.Result.Reason,
+			lastMessageField, c.Result.Message,
+		)
 	}
 	return keys, args, res
 }
