@@ -23,6 +23,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/vigil-monitor/vigil/pkg/connect"
 )
 
 // faultRoles is a running platform.
@@ -466,6 +468,24 @@ func TestFaultPostgresStopped(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "body %s", body)
 	require.Equal(t, "application/json", strings.Split(resp.Header.Get("Content-Type"), ";")[0])
 	require.Contains(t, body.String(), `"error"`)
+
+	// A server that accepts connections and then says nothing (hung, or a black hole) gets the
+	// same answer, within the connect timeout, for requests that need a new connection.
+	proxy.Down()
+	proxy.Stall(true)
+	proxy.Up()
+	for range 2 {
+		start := time.Now()
+		resp, err := client.Do(req)
+		require.NoError(t, err, "the API answers while PostgreSQL hangs")
+		resp.Body.Close()
+		took := time.Since(start)
+		logMeasure(t, "API answer time with PostgreSQL hanging", took.Round(time.Millisecond))
+		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+		require.Less(t, took, connect.DefaultConnectTimeout+3*time.Second)
+	}
+	proxy.Down()
+	proxy.Stall(false)
 
 	lenAtCut := xlen()
 	waitFor(t, outage+20*time.Second, "the outage lasts, with dispatches and the outage confirmed", func() bool {
