@@ -30,6 +30,7 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/metrics"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/probe"
+	"github.com/vigil-monitor/vigil/pkg/queue"
 	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
 
@@ -115,6 +116,8 @@ func serve(ctx context.Context, cfg config.API, log *slog.Logger) error {
 		Influx:      influx,
 		CheckTarget: guard.CheckURL,
 		Checks:      tsdb.NewReader(influx.QueryAPI(cfg.InfluxOrg), cfg.InfluxBucket, nil),
+		LastChecks:  queue.NewLastChecks(rdb, queue.Keys{Prefix: cfg.RedisPrefix}),
+		CacheTTL:    cfg.CacheTTL,
 		Metrics:     metrics.NewAPI(reg),
 
 		AuthFailLimit:      cfg.AuthFailLimit,

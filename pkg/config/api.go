@@ -30,6 +30,9 @@ type API struct {
 	// MinIntervalSeconds and MaxWebsites bound how much checking a key holder can ask for.
 	MinIntervalSeconds int `env:"VIGIL_MIN_INTERVAL_SECONDS" envDefault:"10" help:"shortest check interval a website may be given (10..86400; raise it to stop key holders from checking too often)"`
 	MaxWebsites        int `env:"VIGIL_MAX_WEBSITES" envDefault:"10000" help:"most websites the install may hold (0: no cap)"`
+	// CacheTTL is how long the series, breakdown and uptime answers are served again; requests
+	// for the same answer meanwhile share one InfluxDB query.
+	CacheTTL time.Duration `env:"VIGIL_API_CACHE_TTL" envDefault:"15s" help:"how long series, breakdown and uptime answers are kept (0s: no cache)"`
 }
 
 // Validate reports values that parse but make no sense, naming the variable.
@@ -52,6 +55,9 @@ func (a API) Validate() error {
 	}
 	if a.MaxWebsites < 0 {
 		errs = append(errs, fmt.Errorf("VIGIL_MAX_WEBSITES: must be 0 (no cap) or more, got %d", a.MaxWebsites))
+	}
+	if a.CacheTTL < 0 || a.CacheTTL > time.Hour {
+		errs = append(errs, fmt.Errorf("VIGIL_API_CACHE_TTL: must be between 0s and 1h, got %s", a.CacheTTL))
 	}
 	if a.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("VIGIL_SHUTDOWN_TIMEOUT: must be positive, got %s", a.ShutdownTimeout))

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
+	"github.com/vigil-monitor/vigil/pkg/queue"
 	"github.com/vigil-monitor/vigil/pkg/scheduler"
 	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
@@ -28,6 +30,14 @@ type CheckReader interface {
 	Breakdown(ctx context.Context, websiteID, region string, days int) (tsdb.Breakdown, error)
 }
 
+// LastCheckReader is where GET /monitor reads each pair's latest check first: *queue.LastChecks
+// reads the state the workers keep in Redis on every completion, one round trip for a page,
+// where the time series would cost a Flux query. Pairs it does not know (no state yet, or
+// Redis lost it) are read from the CheckReader.
+type LastCheckReader interface {
+	LastChecks(ctx context.Context, pairs []queue.Pair) ([]queue.LastCheck, error)
+}
+
 // lastDowntimes is the part of postgres.DowntimeStore that GET /monitor reads.
 type lastDowntimes interface {
 	LastDowntimes(ctx context.Context, websiteIDs []string) (map[string]postgres.Downtime, error)
@@ -36,21 +46,125 @@ type lastDowntimes interface {
 // monitorAPI holds what the monitoring endpoints need beyond the Server's website store.
 type monitorAPI struct {
 	checks    CheckReader
+	last      LastCheckReader // nil: the latest checks come from checks alone
 	overview  *postgres.OverviewStore
 	downtimes lastDowntimes
+	cache     *resultCache // nil: no caching
+	log       *slog.Logger
 	now       func() time.Time
 }
 
-func newMonitorAPI(pool *pgxpool.Pool, checks CheckReader, now func() time.Time) *monitorAPI {
-	if now == nil {
-		now = time.Now
+func newMonitorAPI(pool *pgxpool.Pool, p Params) *monitorAPI {
+	now := time.Now // Params.Now is the rate limiter's
+	log := p.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	return &monitorAPI{
-		checks:    checks,
+		checks:    p.Checks,
+		last:      p.LastChecks,
 		overview:  postgres.NewOverviewStore(pool),
 		downtimes: postgres.NewDowntimeStore(pool),
+		cache:     newResultCache(p.CacheTTL, p.CacheEntries, now),
+		log:       log,
 		now:       now,
 	}
+}
+
+// responseTimes is CheckReader.ResponseTimes through the cache.
+func (m *monitorAPI) responseTimes(ctx context.Context, checks CheckReader, websiteID, region string, days int) (tsdb.ResponseTimes, error) {
+	key := "series/" + websiteID + "/" + region + "/" + strconv.Itoa(days)
+	return cached(ctx, m.cache, key, func(ctx context.Context) (tsdb.ResponseTimes, error) {
+		return checks.ResponseTimes(ctx, websiteID, region, days)
+	})
+}
+
+// breakdown is CheckReader.Breakdown through the cache.
+func (m *monitorAPI) breakdown(ctx context.Context, checks CheckReader, websiteID, region string, days int) (tsdb.Breakdown, error) {
+	key := "breakdown/" + websiteID + "/" + region + "/" + strconv.Itoa(days)
+	return cached(ctx, m.cache, key, func(ctx context.Context) (tsdb.Breakdown, error) {
+		return checks.Breakdown(ctx, websiteID, region, days)
+	})
+}
+
+// uptimeCounts is CheckReader.Outcomes of one website over tsdb.UptimePeriods, through the
+// cache.
+func (m *monitorAPI) uptimeCounts(ctx context.Context, checks CheckReader, websiteID string) ([]tsdb.RegionCounts, error) {
+	return cached(ctx, m.cache, "uptime/"+websiteID, func(ctx context.Context) ([]tsdb.RegionCounts, error) {
+		return checks.Outcomes(ctx, []string{websiteID}, tsdb.UptimePeriods)
+	})
+}
+
+// latest returns the latest check of every region of sites: from the LastCheckReader (Redis)
+// for the pairs it knows, and from the time series for the others, in one query for the
+// websites that have such a pair. A check older than tsdb.LatestLookback of its website's
+// interval is not a latest check, whichever store has it. If Redis fails, the whole page is
+// read from the time series.
+func (m *monitorAPI) latest(ctx context.Context, checks CheckReader, sites []postgres.Website) ([]tsdb.Latest, error) {
+	ask := func(ws []postgres.Website) ([]tsdb.Latest, error) {
+		if len(ws) == 0 {
+			return nil, nil
+		}
+		ls := make([]tsdb.LatestSite, len(ws))
+		for i, w := range ws {
+			ls[i] = tsdb.LatestSite{ID: w.ID, Interval: time.Duration(w.IntervalSeconds) * time.Second}
+		}
+		return checks.Latest(ctx, ls)
+	}
+	if m.last == nil {
+		return ask(sites)
+	}
+	var pairs []queue.Pair
+	for _, w := range sites {
+		for _, r := range w.Regions {
+			pairs = append(pairs, queue.Pair{WebsiteID: w.ID, Region: r})
+		}
+	}
+	known, err := m.last.LastChecks(ctx, pairs)
+	if err != nil {
+		m.log.WarnContext(ctx, "latest checks from Redis failed; reading them from the time series", "err", err)
+		return ask(sites)
+	}
+	type pairKey struct{ id, region string }
+	have := make(map[pairKey]bool, len(known))
+	out := make([]tsdb.Latest, 0, len(pairs))
+	now := m.now()
+	interval := make(map[string]time.Duration, len(sites))
+	for _, w := range sites {
+		interval[w.ID] = time.Duration(w.IntervalSeconds) * time.Second
+	}
+	for _, lc := range known {
+		have[pairKey{lc.WebsiteID, lc.Region}] = true
+		if now.Sub(lc.At) > tsdb.LatestLookback(interval[lc.WebsiteID]) {
+			continue // known, but not checked lately: no latest check, as in the time series
+		}
+		out = append(out, tsdb.Latest{WebsiteID: lc.WebsiteID, Region: lc.Region, At: lc.At, Outcome: lc.Outcome,
+			ResponseMS: lc.ResponseMS, StatusCode: lc.StatusCode, Reason: lc.Reason, Error: lc.Message})
+	}
+	// Pairs Redis does not know: only enabled websites', since a paused website's pairs get no
+	// new state and would send every page to the time series.
+	var rest []postgres.Website
+	for _, w := range sites {
+		if !w.Enabled {
+			continue
+		}
+		for _, r := range w.Regions {
+			if !have[pairKey{w.ID, r}] {
+				rest = append(rest, w)
+				break
+			}
+		}
+	}
+	more, err := ask(rest)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range more {
+		if !have[pairKey{l.WebsiteID, l.Region}] {
+			out = append(out, l)
+		}
+	}
+	return out, nil
 }
 
 var errNoChecks = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the time-series store is not configured"}
@@ -119,19 +233,18 @@ type monitorItem struct {
 }
 
 // monitorStatus gathers the latest checks, the confirmed states and the last downtimes of a
-// page of websites: one Flux query and two PostgreSQL queries, whatever the page size.
+// page of websites: one Redis round trip (plus one Flux query for the websites whose pairs
+// Redis does not know, if any) and two PostgreSQL queries, whatever the page size.
 func (s *Server) monitorStatus(ctx context.Context, sites []postgres.Website) ([]monitorItem, error) {
 	checks, err := s.mon.reader()
 	if err != nil {
 		return nil, err
 	}
 	ids := make([]string, len(sites))
-	ask := make([]tsdb.LatestSite, len(sites))
 	for i, w := range sites {
 		ids[i] = w.ID
-		ask[i] = tsdb.LatestSite{ID: w.ID, Interval: time.Duration(w.IntervalSeconds) * time.Second}
 	}
-	latest, err := checks.Latest(ctx, ask)
+	latest, err := s.mon.latest(ctx, checks, sites)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +408,7 @@ func (s *Server) getMonitor(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rt, err := checks.ResponseTimes(ctx, w.ID, region, days)
+	rt, err := s.mon.responseTimes(ctx, checks, w.ID, region, days)
 	if err != nil {
 		return err
 	}
@@ -331,7 +444,7 @@ func (s *Server) getBreakdown(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := checks.Breakdown(ctx, w.ID, region, days)
+	b, err := s.mon.breakdown(ctx, checks, w.ID, region, days)
 	if err != nil {
 		return err
 	}
@@ -377,7 +490,7 @@ func (s *Server) getUptime(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	counts, err := checks.Outcomes(ctx, []string{w.ID}, tsdb.UptimePeriods)
+	counts, err := s.mon.uptimeCounts(ctx, checks, w.ID)
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,16 @@ type Params struct {
 	// Checks reads check results for the monitoring routes (a *tsdb.Reader); when nil they
 	// answer 503.
 	Checks CheckReader
+	// LastChecks reads each pair's latest check for GET /monitor from the state the workers
+	// keep in Redis (a *queue.LastChecks); pairs it does not know, or all of them when it is
+	// nil, are read from Checks.
+	LastChecks LastCheckReader
+	// CacheTTL is how long the answers of the series, breakdown and uptime routes are served
+	// again, concurrent identical requests sharing one query (cache.go); 0 caches nothing.
+	// cmd/api sets VIGIL_API_CACHE_TTL (DefaultCacheTTL). CacheEntries bounds the answers
+	// kept; 0 means DefaultCacheEntries.
+	CacheTTL     time.Duration
+	CacheEntries int
 	// Metrics records every request by route pattern (a *metrics.API); nil records nothing.
 	Metrics RequestObserver
 
@@ -130,7 +140,7 @@ func New(p Params) (*Server, error) {
 		websites:     postgres.NewWebsiteStore(p.Pool),
 		regions:      postgres.NewRegionStore(p.Pool),
 		keys:         postgres.NewAPIKeyStore(p.Pool),
-		mon:          newMonitorAPI(p.Pool, p.Checks, nil),
+		mon:          newMonitorAPI(p.Pool, p),
 	}
 	var err error
 	if s.web, err = newUI(p); err != nil {

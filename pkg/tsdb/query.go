@@ -158,6 +158,12 @@ type LatestSite struct {
 // without a check in that time has no latest result: its worker has not run it lately.
 var latestLookbacks = []time.Duration{15 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour, 3 * 24 * time.Hour}
 
+// LatestLookback is how far back Latest looks for the latest check of a website checked every
+// interval: a check older than that is not shown as the latest. Readers of the latest check
+// from elsewhere (the workers' state in Redis) apply the same horizon, so that a pair reads the
+// same whichever store answers.
+func LatestLookback(interval time.Duration) time.Duration { return lookbackFor(interval) }
+
 func lookbackFor(interval time.Duration) time.Duration {
 	need := 3 * interval
 	for _, lb := range latestLookbacks {
