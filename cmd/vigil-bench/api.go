@@ -19,12 +19,17 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vigil-monitor/vigil/pkg/monitor"
+	"github.com/vigil-monitor/vigil/pkg/queue"
 	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
 
+// apiCacheTTL is bin/api's default VIGIL_API_CACHE_TTL, which the loaded runs of the cached
+// routes outlast.
+const apiCacheTTL = 15 * time.Second
+
 // startAPI runs bin/api on dbURL (reading checks from bucket, if given) with an API key of its
 // own, and returns it, its base URL and the key.
-func (b *bench) startAPI(ctx context.Context, name, dbURL, bucket string) (*proc, string, string, error) {
+func (b *bench) startAPI(ctx context.Context, name, dbURL, bucket string, extraEnv ...string) (*proc, string, string, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, "", "", err
@@ -42,6 +47,7 @@ func (b *bench) startAPI(ctx context.Context, name, dbURL, bucket string) (*proc
 	if bucket != "" {
 		env = append(env, "INFLUXDB_BUCKET="+bucket)
 	}
+	env = append(env, extraEnv...)
 	p, err := startProc(name, b.bins.api, nil, env, b.logDir, nil)
 	if err != nil {
 		return nil, "", "", err
@@ -161,27 +167,92 @@ func (b *bench) apiSection(ctx context.Context, s *section) error {
 		return err
 	}
 
-	api, base, key, err := b.startAPI(ctx, "api-load", dbURL, bucket)
+	// Each pair's latest check in Redis, as the worker's completion leaves it (the real
+	// completion script), so that GET /monitor reads it there as in production.
+	prefix, dropKeys := b.st.redisPrefix("api")
+	defer func() {
+		if err := dropKeys(); err != nil {
+			b.logf("api: cleanup: %v", err)
+		}
+	}()
+	states := queue.NewStateStore(b.st.rdb, queue.StateParams{Keys: queue.Keys{Prefix: prefix}, Region: benchRegion})
+	if err := states.Load(ctx); err != nil {
+		return err
+	}
+	for start := 0; start < len(ids); start += 500 {
+		var cs []queue.Completion
+		for i := start; i < min(start+500, len(ids)); i++ {
+			r := result(ids[i].String(), now.Add(-time.Second), i)
+			cs = append(cs, queue.Completion{Now: r.At, Result: r, Delivery: queue.Delivery{ID: "1-" + strconv.Itoa(i+1),
+				Job: monitor.Job{WebsiteID: r.WebsiteID, Region: benchRegion, DueAt: r.At.UnixMilli()}}})
+		}
+		res, err := states.Complete(ctx, cs)
+		if err != nil {
+			return fmt.Errorf("api: pair states: %w", err)
+		}
+		for _, r := range res {
+			if r.Err != nil {
+				return fmt.Errorf("api: pair state: %w", r.Err)
+			}
+		}
+	}
+	redisEnv := "VIGIL_REDIS_PREFIX=" + prefix
+	_, influxPID := b.storePIDs(ctx)
+
+	id := ids[0].String()
+	seriesPath := "/monitor/" + id + "?days=" + strconv.Itoa(sz.seriesDays)
+	seriesLabel := fmt.Sprintf("GET /monitor/:id?days=%d (%s points)", sz.seriesDays, fmtInt(float64(series+5)))
+	uptimePath := "/monitor/" + id + "/uptime"
+	routes := []*routeResult{
+		{path: "/monitor", label: "GET /monitor (first page of 50, latest check of each)"},
+		{path: "/websites", label: "GET /websites (first page)"},
+		{path: seriesPath, label: seriesLabel},
+		{path: uptimePath, label: "GET /monitor/:id/uptime"},
+	}
+	// The series and uptime again on an API without its answer cache: every request is a
+	// cold query to InfluxDB, as the first request for a (website, days, region) is.
+	cold := []*routeResult{
+		{path: seriesPath, label: seriesLabel + ", no cache"},
+		{path: uptimePath, label: "GET /monitor/:id/uptime, no cache"},
+	}
+	// With the cache, a loaded run lasts longer than its TTL, so that it includes an expiry
+	// (32 clients then wait on one coalesced cold query).
+	cachedFor := sz.apiPerRoute
+	if !b.o.smoke {
+		cachedFor = max(sz.apiPerRoute, apiCacheTTL+time.Second)
+	}
+	s.setupf("the real `bin/api` on a database of its own with %s websites (COPY) and an InfluxDB database of its own holding %s points written in the worker's line protocol (`tsdb.Line`): the last 5 minutes of every website, and %d days at one check a minute for one website in one region; each pair's latest check in a Redis prefix of its own (`VIGIL_REDIS_PREFIX`), written by the worker's own completion script (`queue.StateStore.Complete`), which GET /monitor reads",
+		fmtInt(float64(sz.websites)), fmtInt(float64(points)), sz.seriesDays)
+	s.setupf("each route: %d sequential requests first (the latency without load), then %d clients in closed loops (keep-alive connections, each sends its next request when the last is answered) for %s; p50/p99 over every request of the loaded run", sz.apiSerialRuns, sz.apiClients, sz.apiPerRoute)
+	s.setupf("the series and uptime routes are served through the API's answer cache (`VIGIL_API_CACHE_TTL`, default %s: an answer is kept that long per website, days and region, and concurrent requests for an answer not kept share one InfluxDB query); they are measured twice: on a first `bin/api` with `VIGIL_API_CACHE_TTL=0s` (cold: every request queries InfluxDB, as the first request for an answer does), then on the default one (warm), whose loaded run lasts %s%s", apiCacheTTL, cachedFor, map[bool]string{true: ", longer than the TTL, so that it includes an expiry"}[cachedFor > apiCacheTTL])
+	s.setupf("CPU per request is the API process's and InfluxDB's utime+stime over the loaded run divided by the requests")
+
+	coldAPI, coldBase, coldKey, err := b.startAPI(ctx, "api-cold", dbURL, bucket, redisEnv, "VIGIL_API_CACHE_TTL=0s")
+	if err != nil {
+		return err
+	}
+	for _, r := range cold {
+		b.logf("api: %s (no cache)", r.path)
+		if err := loadRoute(ctx, coldBase+r.path, coldKey, r, sz.apiSerialRuns, sz.apiClients, sz.apiPerRoute, coldAPI.pid(), influxPID); err != nil {
+			return errors.Join(err, coldAPI.stop(15*time.Second))
+		}
+	}
+	if err := coldAPI.stop(15 * time.Second); err != nil {
+		return err
+	}
+
+	api, base, key, err := b.startAPI(ctx, "api-load", dbURL, bucket, redisEnv)
 	if err != nil {
 		return err
 	}
 	defer api.stop(15 * time.Second)
-	_, influxPID := b.storePIDs(ctx)
-
-	id := ids[0].String()
-	routes := []*routeResult{
-		{path: "/monitor", label: "GET /monitor (first page of 50, latest check of each)"},
-		{path: "/websites", label: "GET /websites (first page)"},
-		{path: "/monitor/" + id + "?days=" + strconv.Itoa(sz.seriesDays), label: fmt.Sprintf("GET /monitor/:id?days=%d (%s points)", sz.seriesDays, fmtInt(float64(series+5)))},
-		{path: "/monitor/" + id + "/uptime", label: "GET /monitor/:id/uptime"},
-	}
-	s.setupf("the real `bin/api` on a database of its own with %s websites (COPY) and an InfluxDB database of its own holding %s points written in the worker's line protocol (`tsdb.Line`): the last 5 minutes of every website, and %d days at one check a minute for one website in one region",
-		fmtInt(float64(sz.websites)), fmtInt(float64(points)), sz.seriesDays)
-	s.setupf("each route: %d sequential requests first (the latency without load), then %d clients in closed loops (keep-alive connections, each sends its next request when the last is answered) for %s; p50/p99 over every request of the loaded run", sz.apiSerialRuns, sz.apiClients, sz.apiPerRoute)
-	s.setupf("CPU per request is the API process's and InfluxDB's utime+stime over the loaded run divided by the requests")
 	for _, r := range routes {
 		b.logf("api: %s", r.path)
-		if err := loadRoute(ctx, base+r.path, key, r, sz.apiSerialRuns, sz.apiClients, sz.apiPerRoute, api.pid(), influxPID); err != nil {
+		d := sz.apiPerRoute
+		if r.path == seriesPath || r.path == uptimePath {
+			d = cachedFor
+		}
+		if err := loadRoute(ctx, base+r.path, key, r, sz.apiSerialRuns, sz.apiClients, d, api.pid(), influxPID); err != nil {
 			return err
 		}
 	}
@@ -190,11 +261,17 @@ func (b *bench) apiSection(ctx context.Context, s *section) error {
 		"|---|---|---|---|---|---|---|---|---|")
 	targets := map[string]time.Duration{routes[0].path: 50 * time.Millisecond, routes[1].path: 50 * time.Millisecond,
 		routes[2].path: 250 * time.Millisecond, routes[3].path: 250 * time.Millisecond}
-	for _, r := range routes {
+	for _, r := range append(slices.Clone(routes), cold...) {
 		slices.Sort(r.serial)
 		slices.Sort(r.lats)
 		n := float64(len(r.lats))
-		s.add(fmt.Sprintf("| %s | %s | %s | %s | %s | %.0f | %d | %s | %s |", r.label, fmtMS(percentile(r.serial, 0.5)),
+		label := r.label
+		if r.path == seriesPath || r.path == uptimePath {
+			if !strings.HasSuffix(label, "no cache") {
+				label += ", cache on (warm)"
+			}
+		}
+		s.add(fmt.Sprintf("| %s | %s | %s | %s | %s | %.0f | %d | %s | %s |", label, fmtMS(percentile(r.serial, 0.5)),
 			fmtMS(percentile(r.lats, 0.5)), fmtMS(percentile(r.lats, 0.99)), fmtMS(r.lats[len(r.lats)-1]),
 			n/r.elapsed.Seconds(), r.errors, fmtMS(r.apiCPU/time.Duration(n)), fmtMS(r.influxCPU/time.Duration(n))))
 	}
@@ -209,7 +286,11 @@ func (b *bench) apiSection(ctx context.Context, s *section) error {
 				kind = "per-website aggregate (held to the series target; the issue names none)"
 			}
 		}
-		s.check(strings.SplitN(r.label, " (", 2)[0]+" p99 at "+strconv.Itoa(sz.apiClients)+" clients", "< "+fmtMS(target)+" ("+kind+")",
+		what := strings.SplitN(r.label, " (", 2)[0] + " p99 at " + strconv.Itoa(sz.apiClients) + " clients"
+		if r.path == seriesPath || r.path == uptimePath {
+			what += ", cache on (warm)"
+		}
+		s.check(what, "< "+fmtMS(target)+" ("+kind+")",
 			fmt.Sprintf("%s (p50 %s, alone %s)", fmtMS(p99), fmtMS(percentile(r.lats, 0.5)), fmtMS(percentile(r.serial, 0.5))), p99 < target && r.errors == 0)
 		if p99 >= target || r.errors > 0 {
 			n := float64(len(r.lats))
@@ -219,16 +300,31 @@ func (b *bench) apiSection(ctx context.Context, s *section) error {
 				n/r.elapsed.Seconds(), (r.apiCPU+r.influxCPU).Seconds()/r.elapsed.Seconds(), fmtMS(p99))
 			switch {
 			case strings.Contains(r.path, "?days="):
-				why += fmt.Sprintf(" The series reads %s raw points through Flux on InfluxDB 1.8 for every request. What would close the gap: a downsampled rollup (per-5-minute mean, max and count written alongside the raw points, or by a periodic task), so that a 30-day chart reads 8,640 points instead of 43,200 — a chart is about 1,000 pixels wide — and a short-lived cache of the answer per (website, days), since the data changes once a minute.", fmtInt(float64(series+5)))
+				why += fmt.Sprintf(" The series reads %s raw points through Flux on InfluxDB 1.8 for every request. Even with the answer cache, each expiry costs one such query, on the same cores. What would close the gap: a downsampled rollup (per-5-minute mean, max and count written alongside the raw points, or by a periodic task), so that a 30-day chart reads 8,640 points instead of 43,200 — a chart is about 1,000 pixels wide.", fmtInt(float64(series+5)))
 			case strings.HasSuffix(r.path, "/uptime"):
-				why += " Uptime counts outcomes over the whole window in Flux. What would close the gap: daily outcome counts kept as a rollup (one point per website, region and day), so that the answer reads 90 points."
+				why += " Uptime counts outcomes over the whole window in Flux; even with the answer cache, each expiry costs one such query. What would close the gap: daily outcome counts kept as a rollup (one point per website, region and day), so that the answer reads 90 points."
 			case r.path == "/monitor":
-				why += " Each page asks InfluxDB for the latest check of its 50 websites. What would close the gap: the latest result per pair kept in Redis by the worker (it already writes the pair's state there on every check), so that the list reads no time series."
+				why += " Each page reads the latest check of its 50 websites from the workers' state in Redis (one pipelined HMGET per pair) and the confirmed states and last downtimes from PostgreSQL (two queries); the time goes to those round trips and to waiting for a CPU."
 			default:
 				why += " The list is one indexed PostgreSQL query; the time goes to waiting for a CPU."
 			}
 			s.note(why)
 		}
+	}
+	for _, c := range cold {
+		warm := routes[2]
+		if c.path == uptimePath {
+			warm = routes[3]
+		}
+		name := strings.SplitN(warm.label, " (", 2)[0]
+		s.info(name+" cold (no cache)", fmt.Sprintf("alone p50 %s; at %d clients p50 %s, p99 %s", fmtMS(percentile(c.serial, 0.5)),
+			sz.apiClients, fmtMS(percentile(c.lats, 0.5)), fmtMS(percentile(c.lats, 0.99))))
+		keyed, rollup := "website, days and region", "a per-5-minute count, sum and max of response_ms per pair (written by the worker alongside the raw points, or by a periodic task), so that a 30-day series reads 8,640 points instead of 43,200"
+		if c.path == uptimePath {
+			keyed, rollup = "website", "daily outcome counts per pair (one point per website, region and day), so that uptime reads about 90 counts instead of every raw point"
+		}
+		s.note(fmt.Sprintf("**What the cache does for %s, and what it does not:** the answer is kept for %s per %s, and concurrent requests for an answer that is not kept share one InfluxDB query. The rows with the cache on are warm: %d clients asking about the same website cost one InfluxDB query per %s; the request that finds the answer expired, and those that arrive while its query runs, wait for a cold query (the row's max). Cold, every request is a query: alone p50 %s, at %d clients p50 %s and p99 %s; the cache does not change that for the first request about a website, nor for clients asking about many different websites at once. What would make the cold query cheap: a downsampled rollup, %s.",
+			name, apiCacheTTL, keyed, sz.apiClients, apiCacheTTL, fmtMS(percentile(c.serial, 0.5)), sz.apiClients, fmtMS(percentile(c.lats, 0.5)), fmtMS(percentile(c.lats, 0.99)), rollup))
 	}
 	return nil
 }

@@ -116,7 +116,7 @@ func (b *bench) workerSection(ctx context.Context, s *section) error {
 		why := fmt.Sprintf("**Why the latency-bound run missed:** at %s checks/s the worker needed %.0f µs of CPU per check, i.e. %.2f cores, and the target, Redis and InfluxDB more, on 2 cores shared with other work (load %s); the bare loop, with nothing to write, reached %s (%.0f%% of the ideal) under the same conditions.",
 			fmtInt(wl.rate), wl.cpuUS, wl.rate*wl.cpuUS/1e6, loadAvg(), fmtInt(bareL.Rate), 100*bareL.Rate/ideal)
 		if wl.inFlight < 0.9*float64(sz.latencyConc) {
-			why += fmt.Sprintf(" The worker also kept only %s of its %d slots busy on average: its reader asks Redis for at most 128 jobs at a time, one read after another, and while the machine is busy the reads do not refill the slots as fast as checks finish. What would close that part of the gap: several reads in flight, or a read batch that grows with the free slots.",
+			why += fmt.Sprintf(" The worker had %s of its %d slots probing on average. Its readers ask Redis for as many jobs as there are free slots (up to 1,000 a read, two reads in flight), which keeps 99%% of the slots probing when a check costs no CPU (`go test ./pkg/worker -bench WorkerLatencyBound`); here the rest of a slot's time is a goroutine waiting for a CPU between the steps around the probe (decoding the job, handing the result to the writer, queueing the completion).",
 				fmtInt(wl.inFlight), sz.latencyConc)
 		}
 		if wl.meanCheck > sz.latencyDelay+sz.latencyDelay/10 {
