@@ -166,7 +166,8 @@ func influxQL(b *testing.B, q string) {
 
 // BenchmarkWorkerLatencyBound isolates the reader and the completion path from the probe's CPU:
 // 5,000 slots, a prober that only waits 500 ms (no socket, no CPU) and results kept in memory,
-// against the real Redis. The ideal is Concurrency / 500 ms = 10,000 checks/s; what it falls
+// against the real Redis; the real_probe case puts the real probe back, against a target in
+// this process that answers after 500 ms. The ideal is Concurrency / 500 ms = 10,000 checks/s; what it falls
 // short by is time slots spend waiting for a read or a completion rather than a check. It
 // reports the rate and the mean number of slots busy checking. Run it with
 //
@@ -178,12 +179,25 @@ func BenchmarkWorkerLatencyBound(b *testing.B) {
 		concurrency = 5000
 		delay       = 500 * time.Millisecond
 	)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer target.Close()
+	target.Config.SetKeepAlivesEnabled(false)
 	for _, c := range []struct {
 		name             string
 		readers, batches int
+		real             bool // the real probe against a target in this process, not a wait
 	}{
-		{"readers=1/batch=128", 1, 128},
-		{"defaults", 0, 0},
+		{"readers=1/batch=128", 1, 128, false},
+		{"defaults", 0, 0, false},
+		{"defaults/real_probe", 0, 0, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			e := newEnv(b)
@@ -192,7 +206,8 @@ func BenchmarkWorkerLatencyBound(b *testing.B) {
 			for start := 0; start < b.N; start += 1000 {
 				_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 					for range min(1000, b.N-start) {
-						j := job(uuid.NewString(), "http://127.0.0.1:1/")
+						j := job(uuid.NewString(), target.URL)
+						j.ExpectedStatus, j.TimeoutMS = "200", 10_000
 						raw, _ := json.Marshal(j)
 						p.XAdd(ctx, &redis.XAddArgs{Stream: e.keys.Checks(region), Values: map[string]any{queue.JobField: string(raw)}})
 					}
@@ -212,7 +227,16 @@ func BenchmarkWorkerLatencyBound(b *testing.B) {
 				}
 				return monitor.Result{WebsiteID: j.WebsiteID, Region: j.Region, At: time.Now(), Outcome: monitor.OutcomeUp, StatusCode: 200}
 			}}
-			p := e.params("bench", slow, &memWriter{})
+			var prober worker.Prober = slow
+			if c.real {
+				real := realProber()
+				prober = fakeProber{probe: func(ctx context.Context, j monitor.Job) monitor.Result {
+					running.Add(1)
+					defer running.Add(-1)
+					return real.Probe(ctx, j)
+				}}
+			}
+			p := e.params("bench", prober, &memWriter{})
 			p.Concurrency, p.Readers, p.ReadBatch = concurrency, c.readers, c.batches
 			w, err := worker.New(p)
 			require.NoError(b, err)
