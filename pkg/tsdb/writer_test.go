@@ -115,9 +115,10 @@ func TestWriterRetriesAndCountsDroppedBatches(t *testing.T) {
 	// full batches go, hence BatchSize 1); after MaxRetries it is dropped and counted.
 	require.Eventually(t, func() bool {
 		require.NoError(t, w.Write(t.Context(), monitor.Result{WebsiteID: "w", Region: "eu", At: time.Now(), Outcome: monitor.OutcomeUp}))
-		return w.Dropped() >= 1
+		// Errors too: Dropped also counts, process-wide, other tests' client discards once
+		// one of them installed the client logger.
+		return w.Dropped() >= 1 && w.Errors() >= 2
 	}, 10*time.Second, 20*time.Millisecond)
-	require.GreaterOrEqual(t, w.Errors(), uint64(2))
 	require.GreaterOrEqual(t, posts.Load(), int64(2))
 }
 
@@ -184,7 +185,8 @@ func TestWriterKeepsAnOutageOfSmallBatches(t *testing.T) {
 		mu.Unlock()
 		t.Fatalf("%d of %d points written, %d batches dropped, missing %v", got(), outage+2, w.Dropped(), missing)
 	}
-	require.Zero(t, w.Dropped())
+	// Dropped() is not checked: it also counts, process-wide, what the client discarded for the
+	// other tests once one of them installed the client logger.
 }
 
 // waitTick waits d: the test's writes are spread over flush intervals on purpose.
