@@ -173,7 +173,8 @@ func influxQL(b *testing.B, q string) {
 //
 //	go test ./pkg/worker -run '^$' -bench WorkerLatencyBound -benchtime 60000x
 //
-// and compare readers=1/batch=128 (the old reader) with the defaults.
+// and compare one_read_of_128 (the reader before: one read at a time of at most 128 entries)
+// with the defaults.
 func BenchmarkWorkerLatencyBound(b *testing.B) {
 	const (
 		concurrency = 5000
@@ -195,9 +196,10 @@ func BenchmarkWorkerLatencyBound(b *testing.B) {
 		readers, batches int
 		real             bool // the real probe against a target in this process, not a wait
 	}{
-		{"readers=1/batch=128", 1, 128, false},
+		{"one_read_of_128", 1, 128, false},
 		{"defaults", 0, 0, false},
-		{"defaults/real_probe", 0, 0, true},
+		{"one_read_of_128_real_probe", 1, 128, true},
+		{"defaults_real_probe", 0, 0, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			e := newEnv(b)
