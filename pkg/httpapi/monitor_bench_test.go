@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/postgres/pgtest"
+	"github.com/vigil-monitor/vigil/pkg/queue"
 	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
 
@@ -128,6 +130,22 @@ func BenchmarkMonitorList10k(b *testing.B) {
 	b.Run("limit=50", func(b *testing.B) { a.get(b, "/monitor") })
 	b.Run("limit=500", func(b *testing.B) { a.get(b, "/monitor?limit=500") })
 	b.Run("api-status-limit=50", func(b *testing.B) { a.get(b, "/api/status") })
+
+	// The same pages with the latest checks in Redis, as the workers leave them.
+	rdb, keys := latestTestRedis(b)
+	states := queue.NewStateStore(rdb, queue.StateParams{Keys: keys, Region: "europe"})
+	var cs []queue.Completion
+	for i, id := range ids {
+		r := monitor.Result{WebsiteID: id, Region: "europe", At: now.Add(-time.Second), Outcome: monitor.OutcomeUp, StatusCode: 200,
+			Phases: monitor.Phases{Total: 80 * time.Millisecond}}
+		cs = append(cs, queue.Completion{Now: r.At, Result: r, Delivery: queue.Delivery{ID: "1-" + strconv.Itoa(i+1),
+			Job: monitor.Job{WebsiteID: id, Region: "europe", DueAt: r.At.UnixMilli()}}})
+	}
+	_, err = states.Complete(ctx, cs)
+	require.NoError(b, err)
+	a.srv.mon.last = queue.NewLastChecks(rdb, keys)
+	b.Run("redis/limit=50", func(b *testing.B) { a.get(b, "/monitor") })
+	b.Run("redis/limit=500", func(b *testing.B) { a.get(b, "/monitor?limit=500") })
 }
 
 // dropSeries removes the series of websites with InfluxQL, which only 1.8 speaks; elsewhere it

@@ -17,7 +17,7 @@ import (
 )
 
 // latestTestRedis is the local Redis with a key prefix of the test's own, removed at its end.
-func latestTestRedis(t *testing.T) (*redis.Client, queue.Keys) {
+func latestTestRedis(t testing.TB) (*redis.Client, queue.Keys) {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	var b [6]byte
