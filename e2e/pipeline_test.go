@@ -137,7 +137,8 @@ func subjectOf(raw []byte) string {
 // regions; its target then fails, times out, drops connections and recovers, and the outcomes,
 // the series and the emails must follow.
 func TestPipeline(t *testing.T) {
-	p := NewPlatform(t)
+	fp := newFaultPlatform(t)
+	p := fp.Platform
 	sink, err := smtpsink.Start("127.0.0.1:0", "")
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, sink.Close()) })
@@ -185,7 +186,13 @@ func TestPipeline(t *testing.T) {
 		got := p.monitorItem(site.ID).regionOutcomes(added)
 		return got["eu"] == "up" && got["us"] == "up"
 	}, interval+2*time.Second+5*time.Second, 200*time.Millisecond, "both regions report up")
-	t.Logf("first results from both regions %s after the website was added", time.Since(added).Round(time.Millisecond))
+	require.Eventually(t, func() bool {
+		points := fp.PointTimes()
+		return len(points[site.ID+"/eu"]) > 0 && len(points[site.ID+"/us"]) > 0
+	}, interval+2*time.Second+5*time.Second-time.Since(added), 100*time.Millisecond, "both regions' points in InfluxDB")
+	t.Logf("first results from both regions in /monitor and InfluxDB %s after the website was added",
+		time.Since(added).Round(time.Millisecond))
+	// The first request for the series, so no cached answer: it has both regions.
 	code, body = p.Do(http.MethodGet, "/monitor/"+site.ID+"?days=1", "")
 	require.Equal(t, http.StatusOK, code, string(body))
 	var series struct {
