@@ -3,15 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"flag"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/vigil-monitor/vigil/pkg/queue/redistest"
+
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigil-monitor/vigil/pkg/monitor"
@@ -52,10 +51,7 @@ func TestBadConfigNamesTheVariable(t *testing.T) {
 // a down transition is emailed to the default recipient, the password never reaches the log,
 // and a cancel (SIGTERM) stops it cleanly.
 func TestRunNotifiesAndStops(t *testing.T) {
-	var b [6]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	keys := queue.Keys{Prefix: "test-" + hex.EncodeToString(b[:])}
+	rdb, keys := redistest.New(t)
 	sink, err := smtpsink.Start("127.0.0.1:0", "")
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, sink.Close()) })
@@ -70,11 +66,6 @@ func TestRunNotifiesAndStops(t *testing.T) {
 	t.Setenv("VIGIL_SMTP_TLS", "none")
 	t.Setenv("VIGIL_DEFAULT_ALERT_EMAILS", "oncall@example.com")
 	t.Setenv("VIGIL_LOG_LEVEL", "debug")
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() {
-		require.NoError(t, rdb.Del(context.Background(), keys.Events()).Err())
-		require.NoError(t, rdb.Close())
-	})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

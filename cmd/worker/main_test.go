@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"log/slog"
@@ -12,6 +10,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/vigil-monitor/vigil/pkg/queue/redistest"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
@@ -51,22 +51,10 @@ func TestBadConfigNamesTheVariable(t *testing.T) {
 // TestRunChecksAndStops runs the real binary's wiring against the local stores: a job for a
 // local target is checked, its pair goes up, and a cancel (SIGTERM) stops it cleanly.
 func TestRunChecksAndStops(t *testing.T) {
-	var b [6]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	keys := queue.Keys{Prefix: "test-" + hex.EncodeToString(b[:])}
+	rdb, keys := redistest.New(t)
 	t.Setenv("VIGIL_REDIS_PREFIX", keys.Prefix)
 	t.Setenv("VIGIL_ALLOW_TARGETS", "127.0.0.0/8")
 	t.Setenv("VIGIL_LOG_LEVEL", "warn")
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, keys.Prefix+":*", 1000).Iterator()
-		for iter.Next(ctx) {
-			require.NoError(t, rdb.Del(ctx, iter.Val()).Err())
-		}
-		require.NoError(t, rdb.Close())
-	})
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer target.Close()
 

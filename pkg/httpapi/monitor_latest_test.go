@@ -2,12 +2,12 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vigil-monitor/vigil/pkg/queue/redistest"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -19,20 +19,7 @@ import (
 // latestTestRedis is the local Redis with a key prefix of the test's own, removed at its end.
 func latestTestRedis(t testing.TB) (*redis.Client, queue.Keys) {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	var b [6]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	keys := queue.Keys{Prefix: "test-" + hex.EncodeToString(b[:])}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		ks, err := rdb.Keys(ctx, keys.Prefix+":*").Result()
-		if err == nil && len(ks) > 0 {
-			rdb.Del(ctx, ks...)
-		}
-		rdb.Close()
-	})
-	return rdb, keys
+	return redistest.New(t)
 }
 
 // completeCheck folds r into its pair's state exactly as a worker does on completion.

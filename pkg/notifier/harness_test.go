@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-monitor/vigil/pkg/queue/redistest"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -75,15 +77,8 @@ type harness struct {
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{t: t, ctx: t.Context(), pool: pgtest.Pool(t)}
-	h.rdb = redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
-	var b [6]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	h.keys = queue.Keys{Prefix: "test-" + hex.EncodeToString(b[:])}
-	t.Cleanup(func() {
-		require.NoError(t, h.rdb.Del(context.Background(), h.keys.Events()).Err())
-		require.NoError(t, h.rdb.Close())
-	})
+	h.rdb, h.keys = redistest.New(t)
+	var err error
 	h.sink, err = smtpsink.Start("127.0.0.1:0", "")
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, h.sink.Close()) })

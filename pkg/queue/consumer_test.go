@@ -2,12 +2,12 @@ package queue_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/vigil-monitor/vigil/pkg/queue/redistest"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -20,21 +20,7 @@ import (
 // under the prefix is deleted when the test ends.
 func testRedis(t *testing.T) (redis.UniversalClient, queue.Keys) {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
-	var b [6]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	keys := queue.Keys{Prefix: "test-" + hex.EncodeToString(b[:])}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, keys.Prefix+":*", 1000).Iterator()
-		for iter.Next(ctx) {
-			require.NoError(t, rdb.Del(ctx, iter.Val()).Err())
-		}
-		require.NoError(t, iter.Err())
-		require.NoError(t, rdb.Close())
-	})
-	return rdb, keys
+	return redistest.New(t)
 }
 
 func newConsumer(rdb redis.UniversalClient, keys queue.Keys, name string) *queue.Consumer {

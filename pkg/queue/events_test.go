@@ -2,10 +2,10 @@ package queue_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"testing"
 	"time"
+
+	"github.com/vigil-monitor/vigil/pkg/queue/redistest"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -16,16 +16,7 @@ import (
 
 func eventsRedis(t *testing.T) (redis.UniversalClient, queue.Keys) {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
-	var b [6]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	keys := queue.Keys{Prefix: "test-" + hex.EncodeToString(b[:])}
-	t.Cleanup(func() {
-		require.NoError(t, rdb.Del(context.Background(), keys.Events()).Err())
-		require.NoError(t, rdb.Close())
-	})
-	return rdb, keys
+	return redistest.New(t)
 }
 
 func newEventConsumer(t *testing.T, rdb redis.UniversalClient, keys queue.Keys, name string, idle time.Duration) *queue.EventConsumer {

@@ -2,8 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -11,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigil-monitor/vigil/pkg/queue/redistest"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -28,21 +28,7 @@ import (
 // under the prefix is deleted when the test ends.
 func testRedis(t testing.TB) (redis.UniversalClient, queue.Keys) {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
-	var b [6]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	keys := queue.Keys{Prefix: "test-" + hex.EncodeToString(b[:])}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, keys.Prefix+":*", 1000).Iterator()
-		for iter.Next(ctx) {
-			require.NoError(t, rdb.Del(ctx, iter.Val()).Err())
-		}
-		require.NoError(t, iter.Err())
-		require.NoError(t, rdb.Close())
-	})
-	return rdb, keys
+	return redistest.New(t)
 }
 
 func testLogger(t testing.TB) *slog.Logger {

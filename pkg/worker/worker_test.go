@@ -2,8 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vigil-monitor/vigil/pkg/queue/redistest"
 
 	"github.com/google/uuid"
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
@@ -41,27 +41,7 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
-	var b [6]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	keys := queue.Keys{Prefix: "test-" + hex.EncodeToString(b[:])}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, keys.Prefix+":*", 5000).Iterator()
-		var batch []string
-		for iter.Next(ctx) {
-			if batch = append(batch, iter.Val()); len(batch) == 1000 {
-				require.NoError(t, rdb.Unlink(ctx, batch...).Err())
-				batch = batch[:0]
-			}
-		}
-		require.NoError(t, iter.Err())
-		if len(batch) > 0 {
-			require.NoError(t, rdb.Unlink(ctx, batch...).Err())
-		}
-		require.NoError(t, rdb.Close())
-	})
+	rdb, keys := redistest.New(t)
 	return &env{t: t, rdb: rdb, keys: keys}
 }
 
