@@ -192,7 +192,14 @@ func TestRetries(t *testing.T) {
 	s := newTestScheduler(t, pool.Config().ConnString(), rdb, keys, "a", nil)
 	require.NoError(t, s.resync(ctx))
 	info, _ := s.Lookup(id, "us")
-	now := info.NextDue.Add(-30 * time.Minute) // far from the regular due time
+	eu, _ := s.Lookup(id, "eu")
+	// Before either region's regular due time (each has its own phase), so that only retries
+	// can be dispatched at now and now+1s.
+	first := info.NextDue
+	if eu.NextDue.Before(first) {
+		first = eu.NextDue
+	}
+	now := first.Add(-2 * time.Second)
 
 	retryAt := now.Add(-time.Second).UnixMilli()
 	require.NoError(t, rdb.ZAdd(ctx, keys.Retry("us"), redis.Z{Member: id, Score: float64(retryAt)}).Err())
