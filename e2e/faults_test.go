@@ -314,8 +314,10 @@ func TestFaultRedisRestarted(t *testing.T) {
 		}
 		return true
 	})
-	rs.Start()
+	// Taken before the restart: the schedulers may dispatch, and a worker check, in the moment
+	// between Redis accepting connections and Start returning.
 	backAt := time.Now()
+	rs.Start()
 
 	first := waitFor(t, 10*time.Second, "a new point after Redis came back", func() bool {
 		for _, ts := range fp.PointTimes() {
