@@ -36,10 +36,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg config.Notifier
 	fs := flag.NewFlagSet("notifier", flag.ContinueOnError)
-	if err := cli.Parse(fs, "usage: notifier\n\nTurns state transitions into incidents, emails and webhooks.", &cfg, args, stdout, stderr); err != nil {
-		return err
-	}
-	if err := config.Load(&cfg); err != nil {
+	if err := cli.Setup(fs, "usage: notifier\n\nTurns state transitions into incidents, emails and webhooks.", &cfg, args, stdout, stderr); err != nil {
 		return err
 	}
 	log := logging.New(stderr, "notifier", cfg.Observability)

@@ -41,10 +41,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg config.Scheduler
 	fs := flag.NewFlagSet("scheduler", flag.ContinueOnError)
-	if err := cli.Parse(fs, "usage: scheduler\n\nDispatches due checks into the regions' Redis streams.", &cfg, args, stdout, stderr); err != nil {
-		return err
-	}
-	if err := config.Load(&cfg); err != nil {
+	if err := cli.Setup(fs, "usage: scheduler\n\nDispatches due checks into the regions' Redis streams.", &cfg, args, stdout, stderr); err != nil {
 		return err
 	}
 	log := logging.New(stderr, "scheduler", cfg.Observability)

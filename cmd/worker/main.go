@@ -11,7 +11,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -41,13 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg config.Worker
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	region := fs.String("region", "", "region whose checks this worker runs (overrides VIGIL_REGION)")
-	if err := cli.Parse(fs, "usage: worker --region NAME\n\nRuns the checks of one region.", &cfg, args, stdout, stderr); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q (see --help)", fs.Args())
-	}
-	if err := config.Load(&cfg); err != nil {
+	if err := cli.Setup(fs, "usage: worker --region NAME\n\nRuns the checks of one region.", &cfg, args, stdout, stderr); err != nil {
 		return err
 	}
 	if *region != "" {

@@ -53,6 +53,18 @@ func Parse(fs *flag.FlagSet, head string, cfg any, args []string, stdout, stderr
 	return fs.Parse(args)
 }
 
+// Setup is the start of every binary with no subcommands: Parse, a refusal of stray
+// arguments, then config.Load.
+func Setup(fs *flag.FlagSet, head string, cfg any, args []string, stdout, stderr io.Writer) error {
+	if err := Parse(fs, head, cfg, args, stdout, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q (see --help)", ErrUsage, fs.Args())
+	}
+	return config.Load(cfg)
+}
+
 // Usage prints what Parse prints on --help; a binary with subcommands calls it for `help`.
 func Usage(fs *flag.FlagSet, head string, cfg any, stdout, stderr io.Writer) {
 	fmt.Fprintln(stdout, head)

@@ -49,3 +49,14 @@ func TestHelpListsFlagsAndEnvironment(t *testing.T) {
 	require.Contains(t, out, "VIGIL_REDIS_PREFIX")
 	require.NotContains(t, out, "DATABASE_URL", "only what the binary reads")
 }
+
+func TestSetupRefusesStrayArgumentsAndLoadsConfig(t *testing.T) {
+	t.Setenv("VIGIL_REDIS_PREFIX", "from-env")
+	var cfg struct{ config.Redis }
+	var stdout, stderr bytes.Buffer
+	err := Setup(flag.NewFlagSet("tool", flag.ContinueOnError), "usage: tool", &cfg, []string{"extra"}, &stdout, &stderr)
+	require.ErrorIs(t, err, ErrUsage)
+	require.NoError(t, Setup(flag.NewFlagSet("tool", flag.ContinueOnError), "usage: tool", &cfg, nil, &stdout, &stderr))
+	require.Equal(t, "from-env", cfg.RedisPrefix)
+	require.Equal(t, "redis://127.0.0.1:6379/0", cfg.RedisURL, "defaults apply")
+}
