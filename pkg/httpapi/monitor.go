@@ -362,6 +362,31 @@ func (s *Server) listMonitor(c echo.Context) error {
 	return c.JSON(http.StatusOK, newListResponse(items, next))
 }
 
+// rangeQuery is what GET /monitor/:id and /monitor/:id/breakdown read from their request.
+type rangeQuery struct {
+	checks  CheckReader
+	website postgres.Website
+	days    int
+	region  string
+}
+
+// rangeQuery finds the reader (503 without one), the website (404) and the range (422).
+func (s *Server) rangeQuery(c echo.Context) (rangeQuery, error) {
+	checks, err := s.mon.reader()
+	if err != nil {
+		return rangeQuery{}, err
+	}
+	w, err := s.websites.Get(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return rangeQuery{}, err
+	}
+	days, region, err := seriesParams(c, w)
+	if err != nil {
+		return rangeQuery{}, err
+	}
+	return rangeQuery{checks: checks, website: w, days: days, region: region}, nil
+}
+
 // seriesParams reads ?days= (default 1, 1..365) and ?region= (optional; one of the website's
 // regions), answering 422 on the one at fault.
 func seriesParams(c echo.Context, w postgres.Website) (days int, region string, err error) {
@@ -395,19 +420,11 @@ type seriesResponse struct {
 
 // getMonitor handles GET /monitor/:id?days=&region=: the response-time series of the last days.
 func (s *Server) getMonitor(c echo.Context) error {
-	checks, err := s.mon.reader()
+	q, err := s.rangeQuery(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	w, err := s.websites.Get(ctx, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	days, region, err := seriesParams(c, w)
-	if err != nil {
-		return err
-	}
+	ctx, checks, w, days, region := c.Request().Context(), q.checks, q.website, q.days, q.region
 	rt, err := s.mon.responseTimes(ctx, checks, w.ID, region, days)
 	if err != nil {
 		return err
@@ -431,19 +448,11 @@ type breakdownResponse struct {
 // getBreakdown handles GET /monitor/:id/breakdown?days=&region=: the checks of the last days
 // by status code, and the mean of each phase.
 func (s *Server) getBreakdown(c echo.Context) error {
-	checks, err := s.mon.reader()
+	q, err := s.rangeQuery(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	w, err := s.websites.Get(ctx, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	days, region, err := seriesParams(c, w)
-	if err != nil {
-		return err
-	}
+	ctx, checks, w, days, region := c.Request().Context(), q.checks, q.website, q.days, q.region
 	b, err := s.mon.breakdown(ctx, checks, w.ID, region, days)
 	if err != nil {
 		return err
