@@ -286,9 +286,11 @@ func TestWorkerAcksOnlyAfterCompletion(t *testing.T) {
 	<-started
 	require.EqualValues(t, 1, e.pending(), "a running check's job is not acked")
 	close(release)
-	require.Eventually(t, func() bool { return e.pending() == 0 }, 5*time.Second, 5*time.Millisecond)
+	// The worker counts a completion once the completion script (which ACKs) has returned, so
+	// wait for the count, not just for the ACK.
+	require.Eventually(t, func() bool { return e.pending() == 0 && w.Stats().Completed.Load() == 1 },
+		5*time.Second, 5*time.Millisecond)
 	require.Equal(t, 1, mw.len())
-	require.EqualValues(t, 1, w.Stats().Completed.Load())
 }
 
 func TestWorkerReclaimsAJobADeadConsumerLeft(t *testing.T) {
@@ -307,9 +309,9 @@ func TestWorkerReclaimsAJobADeadConsumerLeft(t *testing.T) {
 	p := e.params("live", upProber(), mw)
 	p.ReclaimGrace = 200 * time.Millisecond
 	w, _ := e.start(p)
-	require.Eventually(t, func() bool { return e.pending() == 0 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return e.pending() == 0 && w.Stats().Completed.Load() == 1 },
+		10*time.Second, 10*time.Millisecond)
 	require.EqualValues(t, 1, w.Stats().Reclaimed.Load())
-	require.EqualValues(t, 1, w.Stats().Completed.Load())
 	require.Equal(t, 1, mw.len())
 	msgs, err := e.rdb.XRange(context.Background(), e.keys.Checks(region), id, id).Result()
 	require.NoError(t, err)
