@@ -116,9 +116,6 @@ func newWriter(cfg config.Worker, log *slog.Logger, reg prometheus.Registerer, m
 		URL: cfg.InfluxURL, Token: cfg.InfluxToken, Org: cfg.InfluxOrg, Bucket: cfg.InfluxBucket,
 		Logger: log, OnError: m.WriteError, OnPoints: m.PointsWritten,
 	})
-	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Namespace: metrics.Namespace, Subsystem: "tsdb", Name: "batches_dropped_total",
-		Help: "InfluxDB batches given up after their retries ran out, or discarded by the client; their points are lost.",
-	}, func() float64 { return float64(w.Dropped()) }))
+	metrics.RegisterBatchesDropped(reg, w.Dropped)
 	return w
 }

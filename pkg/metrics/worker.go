@@ -43,7 +43,7 @@ func NewWorker(reg prometheus.Registerer, region string) *Worker {
 	}, []string{"region"})
 	reclaimed := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Subsystem: "worker", Name: "jobs_reclaimed_total",
-		Help: "Jobs taken over with XAUTOCLAIM from a consumer that left them pending too long.",
+		Help: "Jobs claimed from a consumer that left them pending longer than their timeout plus the grace.",
 	}, []string{"region"})
 	dead := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Subsystem: "worker", Name: "jobs_dead_lettered_total",
@@ -80,6 +80,16 @@ func NewWorker(reg prometheus.Registerer, region string) *Worker {
 		pointsWritten: points,
 		writeErrors:   writeErrors,
 	}
+}
+
+// RegisterBatchesDropped exports the InfluxDB writer's count of batches it gave up after their
+// retries ran out (or the client discarded): those points are lost, and the count is read at
+// scrape time from the writer, which owns it.
+func RegisterBatchesDropped(reg prometheus.Registerer, dropped func() uint64) {
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "tsdb", Name: "batches_dropped_total",
+		Help: "InfluxDB batches given up after their retries ran out, or discarded by the client; their points are lost.",
+	}, func() float64 { return float64(dropped()) }))
 }
 
 // Outcomes are the outcome label values, created at zero when a Worker is built.
