@@ -77,20 +77,12 @@ func (b *bench) apiSection(ctx context.Context, s *section) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := dropDB(); err != nil {
-			b.logf("api: cleanup: %v", err)
-		}
-	}()
+	defer b.cleanup("api", dropDB)
 	bucket, dropInflux, err := b.st.influxDB(ctx, "api")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := dropInflux(); err != nil {
-			b.logf("api: cleanup: %v", err)
-		}
-	}()
+	defer b.cleanup("api", dropInflux)
 	db, _, _ := strings.Cut(bucket, "/")
 
 	conn, err := pgx.Connect(ctx, dbURL)
@@ -170,11 +162,7 @@ func (b *bench) apiSection(ctx context.Context, s *section) error {
 	// Each pair's latest check in Redis, as the worker's completion leaves it (the real
 	// completion script), so that GET /monitor reads it there as in production.
 	prefix, dropKeys := b.st.redisPrefix("api")
-	defer func() {
-		if err := dropKeys(); err != nil {
-			b.logf("api: cleanup: %v", err)
-		}
-	}()
+	defer b.cleanup("api", dropKeys)
 	states := queue.NewStateStore(b.st.rdb, queue.StateParams{Keys: queue.Keys{Prefix: prefix}, Region: benchRegion})
 	if err := states.Load(ctx); err != nil {
 		return err

@@ -58,26 +58,14 @@ func (b *bench) detectionSection(ctx context.Context, s *section) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := dropDB(); err != nil {
-			b.logf("detection: cleanup: %v", err)
-		}
-	}()
+	defer b.cleanup("detection", dropDB)
 	prefix, dropKeys := b.st.redisPrefix("detect")
-	defer func() {
-		if err := dropKeys(); err != nil {
-			b.logf("detection: cleanup: %v", err)
-		}
-	}()
+	defer b.cleanup("detection", dropKeys)
 	bucket, dropInflux, err := b.st.influxDB(ctx, "detect")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := dropInflux(); err != nil {
-			b.logf("detection: cleanup: %v", err)
-		}
-	}()
+	defer b.cleanup("detection", dropInflux)
 
 	sink, err := smtpsink.Start("127.0.0.1:0", "")
 	if err != nil {

@@ -71,6 +71,14 @@ func (b *bench) logf(f string, a ...any) {
 	fmt.Fprintf(b.out, "%s vigil-bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(f, a...))
 }
 
+// cleanup runs drop, the removal of a section's database, key prefix or bucket, for a defer:
+// a failed removal is logged, since the figures are already taken and the run goes on.
+func (b *bench) cleanup(section string, drop func() error) {
+	if err := drop(); err != nil {
+		b.logf("%s: cleanup: %v", section, err)
+	}
+}
+
 // run runs the sections and writes the report, also when a section failed (the report says
 // which and why); it returns the sections' errors.
 func run(ctx context.Context, o options, stderr io.Writer) error {

@@ -157,17 +157,9 @@ func (b *bench) schedulerSection(ctx context.Context, s *section) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := dropDB(); err != nil {
-			b.logf("scheduler: cleanup: %v", err)
-		}
-	}()
+	defer b.cleanup("scheduler", dropDB)
 	prefix, dropKeys := b.st.redisPrefix("sched")
-	defer func() {
-		if err := dropKeys(); err != nil {
-			b.logf("scheduler: cleanup: %v", err)
-		}
-	}()
+	defer b.cleanup("scheduler", dropKeys)
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return err

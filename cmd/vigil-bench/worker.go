@@ -184,20 +184,12 @@ func (w workerResult) problems() string {
 func (b *bench) workerRun(ctx context.Context, label, url string, n, concurrency int) (workerResult, error) {
 	var res workerResult
 	prefix, dropKeys := b.st.redisPrefix("worker_" + label)
-	defer func() {
-		if err := dropKeys(); err != nil {
-			b.logf("worker: cleanup: %v", err)
-		}
-	}()
+	defer b.cleanup("worker", dropKeys)
 	bucket, dropDB, err := b.st.influxDB(ctx, "worker_"+label)
 	if err != nil {
 		return res, err
 	}
-	defer func() {
-		if err := dropDB(); err != nil {
-			b.logf("worker: cleanup: %v", err)
-		}
-	}()
+	defer b.cleanup("worker", dropDB)
 	keys := queue.Keys{Prefix: prefix}
 	if err := prefill(ctx, b.st.rdb, keys, url, n); err != nil {
 		return res, err
