@@ -269,28 +269,81 @@ func (g *Guard) control(_ context.Context, network, address string, _ syscall.Ra
 }
 
 // DialContext dials like net.Dialer.DialContext, refusing any connection whose resolved
-// address the guard refuses. Use it as http.Transport.DialContext for anything that reaches
-// user-supplied addresses.
+// address the guard refuses. It is the dialer of the Transports that Transport builds; used on
+// its own, the connection it returns ends with ctx (see boundConn).
 func (g *Guard) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	return g.dialer.DialContext(ctx, network, address)
+	if req, ok := ctx.Value(requestContextKey{}).(context.Context); ok {
+		ctx = req
+	}
+	conn, err := g.dialer.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return bindConn(ctx, conn), nil
+}
+
+// requestContextKey carries a request's own context into the dial made for it. net/http dials
+// on a context detached from the request's cancellation and deadline (so that a dial a
+// cancelled request started can serve the next one), keeping only its values: without this, a
+// target that accepts TCP and never answers the TLS handshake held a socket and two goroutines
+// per check forever, and enough such targets exhausted the worker's open files.
+type requestContextKey struct{}
+
+// boundTransport puts each request's context where Guard.DialContext finds it.
+type boundTransport struct{ *http.Transport }
+
+func (b boundTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	return b.Transport.RoundTrip(req.WithContext(context.WithValue(ctx, requestContextKey{}, ctx)))
+}
+
+// Transport returns t as a RoundTripper whose every connection passes the guard and lives no
+// longer than the request it was dialled for: DNS, connect, the TLS handshake, the request,
+// the headers and the body all end by the request context's deadline, and the connection is
+// closed then, or when the context is cancelled. t's DialContext and Proxy are replaced (proxy
+// environment variables must not redirect checks), and keep-alives are off, since a
+// connection that ends with its request cannot serve another.
+func (g *Guard) Transport(t *http.Transport) http.RoundTripper {
+	t.DialContext = g.DialContext
+	t.Proxy = nil
+	t.DisableKeepAlives = true
+	return boundTransport{t}
+}
+
+// bindConn closes conn when ctx ends (its deadline passes or it is cancelled), so that
+// whatever runs on the connection, the TLS handshake included, fails then. Closing rather than
+// setting the connection's own deadline keeps the order of events simple: the context is
+// already done when the connection fails, so a check reads that as its timeout.
+func bindConn(ctx context.Context, conn net.Conn) net.Conn {
+	if ctx.Done() == nil {
+		return conn
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	return &boundConn{Conn: conn, stop: stop}
+}
+
+// boundConn is a connection closed by its context's end; closing it first releases the hook.
+type boundConn struct {
+	net.Conn
+	stop func() bool
+}
+
+func (c *boundConn) Close() error {
+	c.stop()
+	return c.Conn.Close()
 }
 
 // Client returns an HTTP client for outbound requests to user-supplied URLs other than checks
-// (webhooks): every connection passes the guard, proxy environment variables are ignored,
+// (webhooks): every connection passes the guard and ends with its request (see Transport),
 // response headers are bounded and at most MaxRedirects redirects are followed, each to an
 // http or https URL the guard accepts. timeout bounds the whole request.
 func (g *Guard) Client(timeout time.Duration) *http.Client {
 	return &http.Client{
 		Timeout: timeout,
-		Transport: &http.Transport{
-			Proxy:                  nil,
-			DialContext:            g.DialContext,
+		Transport: g.Transport(&http.Transport{
 			TLSHandshakeTimeout:    timeout,
 			MaxResponseHeaderBytes: MaxResponseHeaderBytes,
-			MaxIdleConns:           16,
-			MaxIdleConnsPerHost:    2,
-			IdleConnTimeout:        30 * time.Second,
-		},
+		}),
 		CheckRedirect: g.checkRedirect,
 	}
 }

@@ -167,13 +167,14 @@ type fakeDNS struct {
 	pc    net.PacketConn
 	mu    sync.Mutex
 	names map[string]netip.Addr // fully qualified, lower case
+	mute  map[string]bool       // names whose queries get no answer at all
 }
 
 func newFakeDNS(t *testing.T) *fakeDNS {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	require.NoError(t, err)
-	d := &fakeDNS{pc: pc, names: map[string]netip.Addr{}}
+	d := &fakeDNS{pc: pc, names: map[string]netip.Addr{}, mute: map[string]bool{}}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -201,6 +202,13 @@ func (d *fakeDNS) set(name string, a netip.Addr) {
 	d.names[strings.ToLower(name)+"."] = a
 }
 
+// stall makes d drop every query for name (fully qualified), as a resolver that never answers.
+func (d *fakeDNS) stall(name string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.mute[strings.ToLower(name)] = true
+}
+
 func (d *fakeDNS) answer(q []byte) ([]byte, bool) {
 	var p dnsmessage.Parser
 	h, err := p.Start(q)
@@ -213,7 +221,11 @@ func (d *fakeDNS) answer(q []byte) ([]byte, bool) {
 	}
 	d.mu.Lock()
 	addr, known := d.names[strings.ToLower(question.Name.String())]
+	mute := d.mute[strings.ToLower(question.Name.String())]
 	d.mu.Unlock()
+	if mute {
+		return nil, false
+	}
 	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionAvailable: true}
 	if !known {
 		rh.RCode = dnsmessage.RCodeNameError

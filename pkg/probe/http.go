@@ -23,8 +23,9 @@ import (
 const UserAgent = "Vigil/1.0 (+uptime monitor)"
 
 // HTTP probes websites over HTTP and HTTPS. One HTTP is shared by all of a worker's checks:
-// it holds one Transport, with keep-alives off so that every check opens its own connection
-// and DNS, connect and TLS are measured each time.
+// it holds one guarded Transport, with keep-alives off so that every check opens its own
+// connection, DNS, connect and TLS are measured each time, and the connection ends with the
+// check's deadline.
 type HTTP struct {
 	guard     *Guard
 	client    *http.Client
@@ -68,15 +69,13 @@ func NewHTTP(g *Guard, opts ...HTTPOption) *HTTP {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	t := &http.Transport{
-		Proxy:                  nil, // proxy environment variables must not redirect checks
-		DialContext:            g.DialContext,
+	t := g.Transport(&http.Transport{
 		TLSClientConfig:        &tls.Config{RootCAs: cfg.rootCAs, MinVersion: tls.VersionTLS12},
-		DisableKeepAlives:      true,
 		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
-		// The check's context bounds every phase; no separate handshake timeout.
-		TLSHandshakeTimeout: 0,
-	}
+		// The check's deadline bounds every phase on the connection itself (Guard.Transport);
+		// this only backs it up.
+		TLSHandshakeTimeout: monitor.MaxTimeoutMS * time.Millisecond,
+	})
 	return &HTTP{
 		guard: g,
 		client: &http.Client{
@@ -308,9 +307,11 @@ func (t *trace) clientTrace() *httptrace.ClientTrace {
 			t.dnsStart = t.now()
 			t.mu.Unlock()
 		},
-		DNSDone: func(httptrace.DNSDoneInfo) {
+		DNSDone: func(info httptrace.DNSDoneInfo) {
 			t.mu.Lock()
-			if !t.dnsStart.IsZero() {
+			// A lookup that failed (at the deadline, when it stalled) stays the running
+			// phase, so that the timeout names it.
+			if info.Err == nil && !t.dnsStart.IsZero() {
 				t.dns += t.now().Sub(t.dnsStart)
 				t.dnsStart = time.Time{}
 			}
@@ -338,9 +339,9 @@ func (t *trace) clientTrace() *httptrace.ClientTrace {
 			t.tlsStart = t.now()
 			t.mu.Unlock()
 		},
-		TLSHandshakeDone: func(st tls.ConnectionState, _ error) {
+		TLSHandshakeDone: func(st tls.ConnectionState, err error) {
 			t.mu.Lock()
-			if !t.tlsStart.IsZero() {
+			if err == nil && !t.tlsStart.IsZero() {
 				t.tls += t.now().Sub(t.tlsStart)
 				t.tlsStart = time.Time{}
 			}

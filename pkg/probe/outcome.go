@@ -33,6 +33,7 @@ const (
 	ReasonSSRF      = "ssrf"      // the guard refused the target
 	ReasonInvalid   = "invalid"   // the job itself is malformed (URL, method, headers, expected_status)
 	ReasonCanceled  = "canceled"  // the caller's context ended; discard the result
+	ReasonWorker    = "worker"    // the worker's own fault (out of descriptors or buffers); discard the result
 	ReasonInternal  = "internal"  // a bug in the probe; never expected
 )
 
@@ -58,6 +59,8 @@ func classify(parent, pctx context.Context, res monitor.Result, err error, host,
 		return set(monitor.OutcomeDown, ReasonRedirects, "redirected to an invalid target: "+innerMessage(err))
 	case parent.Err() != nil:
 		return set(monitor.OutcomeDown, ReasonCanceled, "check canceled")
+	case isWorkerFault(err):
+		return set(monitor.OutcomeDown, ReasonWorker, "the worker could not run the check: "+innerMessage(err))
 	case errors.Is(pctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded), isTimeout(err):
 		return set(monitor.OutcomeTimeout, ReasonTimeout, timeoutMessage(res, stage))
 	case errors.As(err, &dnsErr):
@@ -97,6 +100,16 @@ func classifyBody(parent, pctx context.Context, res monitor.Result, err error, s
 
 func timeoutMessage(res monitor.Result, stage string) string {
 	return fmt.Sprintf("timed out after %d ms waiting for %s", res.Phases.Total.Milliseconds(), stage)
+}
+
+// isWorkerFault reports whether err is the worker's own resource shortage rather than
+// anything the target did: a process or system out of file descriptors (EMFILE, ENFILE) or of
+// socket buffers and memory (ENOBUFS, ENOMEM). Reported as a verdict, a worker that ran out of
+// descriptors (for example because hostile targets held its sockets) would declare healthy
+// sites down.
+func isWorkerFault(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
 }
 
 func isTimeout(err error) bool {
