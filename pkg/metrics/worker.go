@@ -23,6 +23,7 @@ type Worker struct {
 	transitions   *prometheus.CounterVec
 	pointsWritten prometheus.Counter
 	writeErrors   prometheus.Counter
+	faults        *prometheus.CounterVec
 }
 
 // NewWorker registers the worker metrics for region on reg. Every outcome starts at zero so
@@ -61,7 +62,12 @@ func NewWorker(reg prometheus.Registerer, region string) *Worker {
 		Namespace: Namespace, Subsystem: "tsdb", Name: "write_errors_total",
 		Help: "Failed InfluxDB writes (each failed batch counts once).",
 	})
-	reg.MustRegister(checks, duration, inFlight, reclaimed, dead, transitions, points, writeErrors)
+	faults := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "worker", Name: "check_faults_total",
+		Help: "Checks the worker could not run for a fault of its own (out of file descriptors or socket buffers); no verdict is recorded and the job is retried.",
+	}, []string{"region", "reason"})
+	reg.MustRegister(checks, duration, inFlight, reclaimed, dead, transitions, points, writeErrors, faults)
+	faults.WithLabelValues(region, "worker")
 
 	for _, o := range Outcomes {
 		checks.WithLabelValues(region, string(o))
@@ -79,8 +85,12 @@ func NewWorker(reg prometheus.Registerer, region string) *Worker {
 		transitions:   transitions,
 		pointsWritten: points,
 		writeErrors:   writeErrors,
+		faults:        faults,
 	}
 }
+
+// CheckFault counts a check the worker could not run for a fault of its own.
+func (w *Worker) CheckFault(reason string) { w.faults.WithLabelValues(w.region, reason).Inc() }
 
 // RegisterBatchesDropped exports the InfluxDB writer's count of batches it gave up after their
 // retries ran out (or the client discarded): those points are lost, and the count is read at

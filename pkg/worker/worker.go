@@ -74,6 +74,9 @@ type Metrics interface {
 	Reclaimed(n int)
 	DeadLettered(n int)
 	Transition(state monitor.State)
+	// CheckFault counts a check the worker could not run for a fault of its own (reason
+	// probe.ReasonWorker).
+	CheckFault(reason string)
 }
 
 // Params configures a Worker. Zero values take the defaults.
@@ -118,6 +121,9 @@ type Worker struct {
 
 	sem         chan struct{}
 	completions chan queue.Completion
+
+	lastFaultLog atomic.Int64 // unix nanoseconds of the last logFault line
+	pausedUntil  atomic.Int64 // unix nanoseconds until which no job is taken, after a fault
 }
 
 // New returns a worker; Run starts it.
@@ -248,6 +254,10 @@ func (w *Worker) read(ctx, work context.Context, jobs *sync.WaitGroup) {
 		if !ok {
 			return
 		}
+		if !w.waitFaultPause(ctx) {
+			w.release(n)
+			return
+		}
 		ds, err := w.p.Consumer.Read(ctx, n)
 		w.release(n - len(ds))
 		if err != nil {
@@ -280,6 +290,10 @@ func (w *Worker) reclaim(ctx, work context.Context, jobs *sync.WaitGroup) {
 		for ctx.Err() == nil {
 			n, ok := w.acquire(ctx, w.p.ReadBatch)
 			if !ok {
+				return
+			}
+			if !w.waitFaultPause(ctx) {
+				w.release(n)
 				return
 			}
 			res, err := w.p.Consumer.Reclaim(ctx, w.p.ReclaimGrace, n)
@@ -352,6 +366,16 @@ func (w *Worker) run(work context.Context, d queue.Delivery) {
 		w.stats.Abandoned.Add(1)
 		return
 	}
+	if res.Reason == probe.ReasonWorker {
+		// This process ran out of descriptors or buffers: no verdict on the target either.
+		// The job stays pending and is reclaimed (here, once resources are back, or by another
+		// consumer); the fault is counted and alerted on, never reported as the site down.
+		w.stats.Faults.Add(1)
+		w.p.Metrics.CheckFault(res.Reason)
+		w.logFault(d.Job.WebsiteID, res.Message)
+		w.pausedUntil.Store(time.Now().Add(faultPause).UnixNano())
+		return
+	}
 	res.WebsiteID = cmp.Or(res.WebsiteID, d.Job.WebsiteID)
 	res.Region = cmp.Or(res.Region, w.p.Region)
 	if res.At.IsZero() {
@@ -372,6 +396,42 @@ func (w *Worker) run(work context.Context, d queue.Delivery) {
 		// pending; its rerun writes a second point, which is better than a lost state update.
 		w.stats.Abandoned.Add(1)
 	}
+}
+
+// faultPause is how long the worker takes no new job after a fault of its own, so that a
+// worker out of descriptors does not drain the stream into jobs it cannot run (other consumers
+// take them meanwhile) and its checks in flight can give their descriptors back.
+const faultPause = time.Second
+
+// waitFaultPause waits out a pause that a fault started; false if ctx ended first.
+func (w *Worker) waitFaultPause(ctx context.Context) bool {
+	d := time.Until(time.Unix(0, w.pausedUntil.Load()))
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// faultLogEvery spaces the log lines about the worker's own faults: when a worker runs out of
+// descriptors every check fails at once, and the metric counts them all.
+const faultLogEvery = 10 * time.Second
+
+// logFault logs a check the worker could not run, at most once per faultLogEvery.
+func (w *Worker) logFault(websiteID, msg string) {
+	now := time.Now().UnixNano()
+	last := w.lastFaultLog.Load()
+	if now-last < int64(faultLogEvery) || !w.lastFaultLog.CompareAndSwap(last, now) {
+		return
+	}
+	w.log.Error("the worker cannot run checks: its own resources ran out; the jobs stay pending and are retried",
+		"website_id", websiteID, "err", msg, "faults", w.stats.Faults.Load())
 }
 
 // complete gathers finished jobs for up to CompleteWait (or CompleteBatch jobs) and completes
@@ -453,6 +513,9 @@ type Stats struct {
 	DeadLettered   atomic.Uint64
 	Abandoned      atomic.Uint64
 	CompleteErrors atomic.Uint64
+	// Faults counts checks the worker could not run for lack of its own resources; their jobs
+	// stay pending.
+	Faults atomic.Uint64
 }
 
 var outcomes = [5]monitor.Outcome{monitor.OutcomeUp, monitor.OutcomeDegraded, monitor.OutcomeDown, monitor.OutcomeTimeout, monitor.OutcomeBlocked}
@@ -478,8 +541,8 @@ func (s *Stats) Checks(o monitor.Outcome) uint64 {
 
 // StatsSnapshot is a copy of Stats at one moment.
 type StatsSnapshot struct {
-	Checks, Completed, Duplicates, Transitions, Reclaimed, DeadLettered, Abandoned, CompleteErrors uint64
-	ByOutcome                                                                                      map[monitor.Outcome]uint64
+	Checks, Completed, Duplicates, Transitions, Reclaimed, DeadLettered, Abandoned, CompleteErrors, Faults uint64
+	ByOutcome                                                                                              map[monitor.Outcome]uint64
 }
 
 // Snapshot copies the counters.
@@ -497,6 +560,7 @@ func (s *Stats) Snapshot() StatsSnapshot {
 	out.DeadLettered = s.DeadLettered.Load()
 	out.Abandoned = s.Abandoned.Load()
 	out.CompleteErrors = s.CompleteErrors.Load()
+	out.Faults = s.Faults.Load()
 	return out
 }
 
@@ -507,6 +571,7 @@ func (nopMetrics) CheckStarted() func()                        { return func() {
 func (nopMetrics) Reclaimed(int)                               {}
 func (nopMetrics) DeadLettered(int)                            {}
 func (nopMetrics) Transition(monitor.State)                    {}
+func (nopMetrics) CheckFault(string)                           {}
 
 // backoff waits 100 ms, doubling to 5 s, with jitter, between attempts at something that
 // failed.

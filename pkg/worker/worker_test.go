@@ -346,6 +346,40 @@ func TestWorkerGracefulStopCompletesWhatItStarted(t *testing.T) {
 	require.EqualValues(t, 12, n, "the jobs never read are still queued for the next worker")
 }
 
+// A worker that ran out of file descriptors gets reason "worker" from the probe: that is no
+// verdict on the site. Nothing is recorded, the pair's state is untouched, the job stays
+// pending for a reclaim, the fault is counted, and the worker pauses before taking more jobs.
+func TestWorkerFaultIsNoVerdict(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var probed atomic.Int32
+	p := fakeProber{probe: func(_ context.Context, j monitor.Job) monitor.Result {
+		probed.Add(1)
+		return monitor.Result{WebsiteID: j.WebsiteID, At: time.Now(), Outcome: monitor.OutcomeDown,
+			Reason: probe.ReasonWorker, Message: "dial tcp: socket: too many open files"}
+	}}
+	mw := &memWriter{}
+	params := e.params("w1", p, mw)
+	params.Concurrency = 1
+	w, stop := e.start(params)
+	defer stop()
+	site := uuid.NewString()
+	e.enqueue(job(site, "http://127.0.0.1:1/"))
+	e.enqueue(job(uuid.NewString(), "http://127.0.0.1:1/"))
+	require.Eventually(t, func() bool { return w.Stats().Faults.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
+
+	// The second job waits out the pause (a second) instead of failing at once.
+	require.Never(t, func() bool { return probed.Load() > 1 }, 500*time.Millisecond, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return w.Stats().Faults.Load() == 2 }, 5*time.Second, 5*time.Millisecond)
+	require.Zero(t, mw.len(), "a fault of the worker is not a result")
+	require.Zero(t, w.Stats().Completed.Load())
+	require.EqualValues(t, 2, e.pending(), "the jobs stay pending for a reclaim")
+	require.Empty(t, e.events())
+	st, err := queue.NewStateStore(e.rdb, queue.StateParams{Keys: e.keys, Region: region}).GetState(context.Background(), site)
+	require.NoError(t, err)
+	require.Zero(t, st.Fails, "nor counted towards a confirmation")
+}
+
 func TestWorkerShutdownTimeoutAbandonsUnfinishedChecks(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
