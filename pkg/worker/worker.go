@@ -409,14 +409,7 @@ func (w *Worker) waitFaultPause(ctx context.Context) bool {
 	if d <= 0 {
 		return true
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return sleep(ctx, d)
 }
 
 // faultLogEvery spaces the log lines about the worker's own faults: when a worker runs out of
@@ -582,7 +575,11 @@ func (b *backoff) reset() { b.n = 0 }
 func (b *backoff) wait(ctx context.Context) bool {
 	d := min(100*time.Millisecond<<min(b.n, 6), 5*time.Second)
 	b.n++
-	d = d/2 + rand.N(d/2+1)
+	return sleep(ctx, d/2+rand.N(d/2+1))
+}
+
+// sleep waits for d, or less if ctx ends first; false then.
+func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
