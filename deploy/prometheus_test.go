@@ -4,9 +4,12 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,16 +44,51 @@ type promConfig struct {
 
 type ruleFile struct {
 	Groups []struct {
-		Name  string `json:"name"`
-		Rules []struct {
-			Alert       string            `json:"alert"`
-			Record      string            `json:"record"`
-			Expr        string            `json:"expr"`
-			For         string            `json:"for"`
-			Labels      map[string]string `json:"labels"`
-			Annotations map[string]string `json:"annotations"`
-		} `json:"rules"`
+		Name  string      `json:"name"`
+		Rules []alertRule `json:"rules"`
 	} `json:"groups"`
+}
+
+type alertRule struct {
+	Alert       string            `json:"alert"`
+	Record      string            `json:"record"`
+	Expr        string            `json:"expr"`
+	For         string            `json:"for"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+// ruleFiles returns the alert rule files, by path, parsed strictly.
+func ruleFiles(t *testing.T) map[string]ruleFile {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(root, "deploy/prometheus/rules/*.yml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, paths)
+	files := map[string]ruleFile{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		var rf ruleFile
+		require.NoError(t, yaml.UnmarshalStrict(b, &rf), p)
+		files[p] = rf
+	}
+	return files
+}
+
+// ruleTestFile is a promtool unit test file (promtool test rules), with the parts that say
+// which alert each case is about and what it expects.
+type ruleTestFile struct {
+	RuleFiles []string `json:"rule_files"`
+	Tests     []struct {
+		AlertRuleTest []struct {
+			EvalTime  string `json:"eval_time"`
+			Alertname string `json:"alertname"`
+			ExpAlerts []struct {
+				ExpLabels      map[string]string `json:"exp_labels"`
+				ExpAnnotations map[string]string `json:"exp_annotations"`
+			} `json:"exp_alerts"`
+		} `json:"alert_rule_test"`
+	} `json:"tests"`
 }
 
 // registeredNames gathers every metric family Vigil can export: each role's struct, the
@@ -94,15 +132,8 @@ var metricName = regexp.MustCompile(`\bvigil_[a-z0-9_]+`)
 func TestAlertRules(t *testing.T) {
 	t.Parallel()
 	names := registeredNames(t)
-	files, err := filepath.Glob(filepath.Join(root, "deploy/prometheus/rules/*.yml"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
 	alerts := map[string]bool{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		var rf ruleFile
-		require.NoError(t, yaml.UnmarshalStrict(b, &rf), f)
+	for f, rf := range ruleFiles(t) {
 		require.NotEmpty(t, rf.Groups, f)
 		for _, g := range rf.Groups {
 			require.NotEmpty(t, g.Name)
@@ -187,5 +218,81 @@ func TestScrapeConfigs(t *testing.T) {
 		if !s.oneShot() {
 			require.True(t, scraped[name], "compose service %s is not scraped", name)
 		}
+	}
+}
+
+// ruleTestsPath is promtool's unit test file of the alert rules.
+const ruleTestsPath = "deploy/prometheus/tests/vigil.test.yml"
+
+// TestEveryAlertHasRuleTests checks, without promtool, that the unit tests cover every alert
+// both ways: a case where it fires, asserting its labels and every annotation as rendered (a
+// template that prints the wrong value only shows there), and a case where it must not fire.
+// It also refuses a case about an alert that does not exist, which would pass vacuously.
+func TestEveryAlertHasRuleTests(t *testing.T) {
+	t.Parallel()
+	var rt ruleTestFile
+	require.NoError(t, yaml.Unmarshal(read(t, ruleTestsPath), &rt))
+
+	// The test file loads every rule file.
+	testDir := filepath.Dir(filepath.Join(root, ruleTestsPath))
+	var loaded []string
+	for _, rf := range rt.RuleFiles {
+		loaded = append(loaded, filepath.Clean(filepath.Join(testDir, rf)))
+	}
+	rules := map[string]alertRule{}
+	for path, rf := range ruleFiles(t) {
+		require.Contains(t, loaded, filepath.Clean(path), "%s does not load %s", ruleTestsPath, path)
+		for _, g := range rf.Groups {
+			for _, r := range g.Rules {
+				rules[r.Alert] = r
+			}
+		}
+	}
+
+	fires, quiet := map[string]bool{}, map[string]bool{}
+	for _, tg := range rt.Tests {
+		for _, c := range tg.AlertRuleTest {
+			r, ok := rules[c.Alertname]
+			require.True(t, ok, "%s: a case at %s tests alert %q, which no rule file defines", ruleTestsPath, c.EvalTime, c.Alertname)
+			if len(c.ExpAlerts) == 0 {
+				quiet[c.Alertname] = true
+				continue
+			}
+			fires[c.Alertname] = true
+			for _, a := range c.ExpAlerts {
+				for k, v := range r.Labels {
+					require.Equal(t, v, a.ExpLabels[k], "%s at %s: label %s", c.Alertname, c.EvalTime, k)
+				}
+				require.ElementsMatch(t, slices.Collect(maps.Keys(r.Annotations)), slices.Collect(maps.Keys(a.ExpAnnotations)),
+					"%s at %s: exp_annotations must give every annotation of the rule, rendered", c.Alertname, c.EvalTime)
+			}
+		}
+	}
+	for name := range rules {
+		require.True(t, fires[name], "alert %s has no case in %s where it fires", name, ruleTestsPath)
+		require.True(t, quiet[name], "alert %s has no case in %s where it must not fire (exp_alerts: [])", name, ruleTestsPath)
+	}
+}
+
+// TestPromtool runs Prometheus's own checks of the rules and their unit tests: promtool check
+// rules parses every expression and template as Prometheus will, and promtool test rules
+// evaluates each alert on the series of the test file.
+func TestPromtool(t *testing.T) {
+	t.Parallel()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		const how = "promtool is not installed; scripts/stack test-deps installs it (Debian's prometheus package)"
+		if os.Getenv("CI") != "" {
+			t.Fatal(how)
+		}
+		t.Skip(how)
+	}
+	rules := slices.Sorted(maps.Keys(ruleFiles(t)))
+	for _, args := range [][]string{
+		append([]string{"check", "rules"}, rules...),
+		{"test", "rules", filepath.Join(root, ruleTestsPath)},
+	} {
+		out, err := exec.CommandContext(t.Context(), promtool, args...).CombinedOutput()
+		require.NoError(t, err, "promtool %s:\n%s", strings.Join(args, " "), out)
 	}
 }
