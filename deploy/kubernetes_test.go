@@ -3,6 +3,7 @@ package deploy
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -141,8 +142,10 @@ type kustomization struct {
 	ConfigMapGenerator []generator `json:"configMapGenerator"`
 	SecretGenerator    []generator `json:"secretGenerator"`
 	Images             []struct {
-		Name   string `json:"name"`
-		NewTag string `json:"newTag"`
+		Name    string `json:"name"`
+		NewName string `json:"newName"`
+		NewTag  string `json:"newTag"`
+		Digest  string `json:"digest"`
 	} `json:"images"`
 }
 
@@ -226,6 +229,25 @@ func loadKustomization(t *testing.T, dir string) kustomization {
 	return k
 }
 
+// kustomizations parses every kustomization.yaml under deploy/kubernetes, by
+// repository-relative directory.
+func kustomizations(t *testing.T) map[string]kustomization {
+	t.Helper()
+	out := map[string]kustomization{}
+	err := filepath.WalkDir(filepath.Join(root, k8sDir), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.Name() != "kustomization.yaml" {
+			return err
+		}
+		dir, err := filepath.Rel(root, filepath.Dir(path))
+		require.NoError(t, err)
+		out[dir] = loadKustomization(t, dir)
+		return nil
+	})
+	require.NoError(t, err)
+	require.NotEmpty(t, out)
+	return out
+}
+
 func spec[T any](t *testing.T, o k8sObject) T {
 	t.Helper()
 	var s T
@@ -280,13 +302,7 @@ func TestKustomizations(t *testing.T) {
 	t.Parallel()
 	all := manifests(t)
 	listed := map[string]bool{}
-	err := filepath.WalkDir(filepath.Join(root, k8sDir), func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.Name() != "kustomization.yaml" {
-			return err
-		}
-		dir, err := filepath.Rel(root, filepath.Dir(path))
-		require.NoError(t, err)
-		k := loadKustomization(t, dir)
+	for dir, k := range kustomizations(t) {
 		for _, r := range k.Resources {
 			p := filepath.Join(dir, r)
 			fi, err := os.Stat(filepath.Join(root, p))
@@ -316,9 +332,7 @@ func TestKustomizations(t *testing.T) {
 				require.NoError(t, yaml.Unmarshal([]byte(p.Patch), &v), "%s: patch", dir)
 			}
 		}
-		return nil
-	})
-	require.NoError(t, err)
+	}
 	for path := range all {
 		require.True(t, listed[path], "%s is in no kustomization's resources", path)
 	}
@@ -380,7 +394,8 @@ func TestKubernetesDeployments(t *testing.T) {
 			c := pod.Containers[0]
 			role := roleOf(c.Command)
 			require.True(t, bins[filepath.Base(c.Command[0])], "%s is not in the image", c.Command[0])
-			require.Equal(t, "ghcr.io/vigil-monitor/vigil:latest", c.Image)
+			repo, _, _ := splitImage(c.Image)
+			require.Equal(t, vigilImage, repo)
 			require.NotNil(t, c.SecurityContext.ReadOnlyRootFilesystem)
 			require.True(t, *c.SecurityContext.ReadOnlyRootFilesystem)
 			require.NotNil(t, c.SecurityContext.AllowPrivilegeEscalation)
@@ -596,4 +611,99 @@ func TestWorkerRegions(t *testing.T) {
 			require.NoError(t, err, "overlay resource %s", r)
 		}
 	}
+}
+
+// vigilImage is the repository of Vigil's image, which every role runs.
+const vigilImage = "ghcr.io/vigil-monitor/vigil"
+
+// splitImage splits an image reference such as "ghcr.io/vigil-monitor/vigil:0.1.0" or
+// "redis@sha256:..." into its repository, tag and digest.
+func splitImage(ref string) (repo, tag, digest string) {
+	repo, digest, _ = strings.Cut(ref, "@")
+	// A colon after the last slash starts the tag; one before it belongs to a registry's port.
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo, tag = repo[:i], repo[i+1:]
+	}
+	return repo, tag, digest
+}
+
+// imageRefs returns the value of every "image" key in a parsed YAML document, wherever the
+// kind of object puts its containers.
+func imageRefs(v any) []string {
+	var out []string
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			if s, ok := e.(string); ok && k == "image" {
+				out = append(out, s)
+				continue
+			}
+			out = append(out, imageRefs(e)...)
+		}
+	case []any:
+		for _, e := range v {
+			out = append(out, imageRefs(e)...)
+		}
+	}
+	return out
+}
+
+// requirePinned fails unless a tag (or a digest) names one image: no tag means latest, and
+// latest changes under a running Deployment, so that a rescheduled pod may run another release
+// than its siblings.
+func requirePinned(t *testing.T, where, tag, digest string) {
+	t.Helper()
+	if digest != "" {
+		require.Regexp(t, `^sha256:[0-9a-f]{64}$`, digest, "%s: digest", where)
+		return
+	}
+	require.NotEmpty(t, tag, "%s: an untagged image is :latest; pin a version", where)
+	require.NotEqual(t, "latest", tag, "%s: pin a version, not latest", where)
+}
+
+// TestKubernetesImagesPinned checks that no manifest, patch or kustomization deploys :latest
+// or an untagged image, and that Vigil's image has one version throughout: the manifests' tag
+// is the one the example overlay sets.
+func TestKubernetesImagesPinned(t *testing.T) {
+	t.Parallel()
+	vigilTags := map[string]bool{}
+	check := func(where, ref string) {
+		repo, tag, digest := splitImage(ref)
+		requirePinned(t, where+": image "+ref, tag, digest)
+		if repo == vigilImage {
+			vigilTags[tag] = true
+		}
+	}
+	var refs int
+	for path := range manifests(t) {
+		for i, doc := range splitDocs(read(t, path)) {
+			var v any
+			require.NoError(t, yaml.Unmarshal(doc, &v), "%s document %d", path, i)
+			for _, ref := range imageRefs(v) {
+				check(fmt.Sprintf("%s document %d", path, i), ref)
+				refs++
+			}
+		}
+	}
+	require.Positive(t, refs, "the manifests name no image: is imageRefs looking in the right place?")
+
+	var overlayTag string
+	for dir, k := range kustomizations(t) {
+		for i, p := range k.Patches {
+			var v any
+			require.NoError(t, yaml.Unmarshal([]byte(p.Patch), &v), "%s: patch %d", dir, i)
+			for _, ref := range imageRefs(v) {
+				check(fmt.Sprintf("%s: patch %d", dir, i), ref)
+			}
+		}
+		for _, img := range k.Images {
+			requirePinned(t, dir+": images entry "+img.Name, img.NewTag, img.Digest)
+			if img.Name == vigilImage && dir == overlayDir {
+				overlayTag = img.NewTag
+			}
+		}
+	}
+
+	require.Regexp(t, `^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`, overlayTag, "the example overlay pins %s to a release version", vigilImage)
+	require.Equal(t, map[string]bool{overlayTag: true}, vigilTags, "every manifest runs %s:%s, the overlay's tag", vigilImage, overlayTag)
 }
