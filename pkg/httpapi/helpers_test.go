@@ -9,8 +9,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -122,4 +127,28 @@ func escape(s string) string { return url.QueryEscape(s) }
 func jsonString(v any) (string, error) {
 	b, err := json.Marshal(v)
 	return string(b), err
+}
+
+// spec is openapi.yaml as kin-openapi reads it, with a router over its operations. It is
+// loaded once per test binary and only read after that.
+var spec = sync.OnceValues(func() (*specRouter, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(openAPIDoc)
+	if err != nil {
+		return nil, err
+	}
+	// The description names a server the tests do not run on; route on paths alone.
+	routed := *doc
+	routed.Servers = nil
+	r, err := gorillamux.NewRouter(&routed)
+	if err != nil {
+		return nil, err
+	}
+	// The dashboard's pages are HTML: their body is checked as the string the spec says.
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+	return &specRouter{doc: doc, router: r}, nil
+})
+
+type specRouter struct {
+	doc    *openapi3.T
+	router routers.Router
 }
