@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -42,7 +45,7 @@ func newTestAPI(t *testing.T, mutate ...func(*Params)) *testAPI {
 	}
 	srv, err := New(p)
 	require.NoError(t, err)
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewServer(conformsToSpec(t, srv.Handler()))
 	t.Cleanup(hs.Close)
 	_, key, err := postgres.NewAPIKeyStore(pool).Create(context.Background(), "test")
 	require.NoError(t, err)
@@ -151,4 +154,121 @@ var spec = sync.OnceValues(func() (*specRouter, error) {
 type specRouter struct {
 	doc    *openapi3.T
 	router routers.Router
+}
+
+// unchecked are the requests whose answers conformsToSpec does not validate, each with why.
+// Everything else a test sends through newTestAPI is checked.
+var unchecked = []struct{ method, path, why string }{
+	{http.MethodGet, "/panic", "TestRecoverAnswersGeneric500 adds this route to echo to provoke a panic; it is not an API route"},
+}
+
+// unrouted are the answers to requests that no operation of the spec matches, by why they
+// match none; each is the error body. OpenAPI cannot declare them on an operation, so
+// openapi.yaml's introduction does. 413 and 429 are answered before routing.
+var unrouted = []struct {
+	err      error
+	statuses []int
+}{
+	{routers.ErrPathNotFound, []int{http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusTooManyRequests}},
+	{routers.ErrMethodNotAllowed, []int{http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge, http.StatusTooManyRequests}},
+}
+
+// conformsToSpec serves h and fails t when an answer is not one that openapi.yaml describes for
+// its request: a status the operation does not declare, a body or header that does not match
+// the declared schema, an unknown route answering anything but the error body with 404/405, or
+// a request that the spec refuses answered with a success. It keeps every answer until it is
+// checked, so the check ends before the client sees the response.
+func conformsToSpec(t *testing.T, h http.Handler) http.Handler {
+	t.Helper()
+	s, err := spec()
+	require.NoError(t, err)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		in := s.route(r, body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if err := s.check(r, in, rec); err != nil {
+			t.Errorf("contract: %s %s answered %d: %v\nbody: %.300s", r.Method, in.Route.Path, rec.Code, err, rec.Body.Bytes())
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		if _, err := w.Write(rec.Body.Bytes()); err != nil {
+			t.Logf("contract: write answer: %v", err)
+		}
+	})
+}
+
+// checkedRequest is a request with the operation it matched and what the spec says of it.
+type checkedRequest struct {
+	*openapi3filter.RequestValidationInput
+	// refused is why the spec refuses the request (a parameter or body out of its schema), or nil.
+	refused error
+	skip    string
+}
+
+// route finds r's operation. A request that matches none gets an operation made of the answers
+// that unrouted allows, so that it is checked the same way.
+func (s *specRouter) route(r *http.Request, body []byte) checkedRequest {
+	for _, u := range unchecked {
+		if r.Method == u.method && r.URL.Path == u.path {
+			return checkedRequest{RequestValidationInput: &openapi3filter.RequestValidationInput{
+				Request: r, Route: &routers.Route{Path: r.URL.Path}}, skip: u.why}
+		}
+	}
+	find := r
+	if strings.HasPrefix(r.URL.Path, "/static/") {
+		// echo's wildcard, which the spec names as the literal path /static/*.
+		find = r.Clone(r.Context())
+		find.URL.Path, find.URL.RawPath = "/static/*", ""
+	}
+	route, params, err := s.router.FindRoute(find)
+	if err != nil {
+		op := openapi3.NewOperation()
+		for _, u := range unrouted {
+			if errors.Is(err, u.err) {
+				for _, status := range u.statuses {
+					op.AddResponse(status, openapi3.NewResponse().WithDescription("error").
+						WithJSONSchemaRef(s.doc.Components.Schemas["Error"]))
+				}
+			}
+		}
+		route = &routers.Route{Spec: s.doc, Path: "(no operation: " + err.Error() + ")", Method: r.Method, Operation: op}
+	}
+	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	c := checkedRequest{RequestValidationInput: in}
+	if err == nil {
+		clone := r.Clone(r.Context())
+		clone.Body = io.NopCloser(bytes.NewReader(body))
+		c.refused = openapi3filter.ValidateRequest(r.Context(), &openapi3filter.RequestValidationInput{
+			Request: clone, PathParams: params, Route: route, Options: in.Options})
+	}
+	return c
+}
+
+// check returns what is wrong with rec as the answer to in, or nil.
+func (s *specRouter) check(r *http.Request, in checkedRequest, rec *httptest.ResponseRecorder) error {
+	if in.skip != "" {
+		return nil
+	}
+	if in.Route.Operation.Responses.Status(rec.Code) == nil {
+		return errors.New("the spec declares no such status here")
+	}
+	if in.refused != nil && rec.Code < 400 {
+		return fmt.Errorf("the spec refuses this request (%w) but it succeeded", in.refused)
+	}
+	return openapi3filter.ValidateResponse(r.Context(), (&openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in.RequestValidationInput,
+		Status:                 rec.Code,
+		Header:                 rec.Header(),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true,
+			SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.DisableSchemaErrorDetails()}},
+	}).SetBodyBytes(rec.Body.Bytes()))
 }
