@@ -40,22 +40,37 @@ func newWebsiteLimits(pool *pgxpool.Pool, minInterval, maxWebsites int) *website
 	}
 }
 
-// checkInterval refuses an interval below the floor. It applies to a new website, and to an
-// update only when the interval changes, so that raising VIGIL_MIN_INTERVAL_SECONDS does not
-// make every older website uneditable; the scheduler keeps running those at their interval
-// until someone changes it.
-func (l *websiteLimits) checkInterval(f fieldErrors, interval int, changed bool) {
-	if changed && interval < l.minInterval {
+// checkInterval refuses an interval or a confirmation retry interval below the floor: a retry
+// hits the target as a check does, so a floor on interval_seconds alone would still let a key
+// holder have a failing target checked every second while its failures are confirmed. Each
+// field is checked on a new website, and on an update only when it changes, so that raising
+// VIGIL_MIN_INTERVAL_SECONDS does not make every older website uneditable; the scheduler and
+// workers keep running those at their stored intervals until someone changes them.
+func (l *websiteLimits) checkInterval(f fieldErrors, w *postgres.Website, before *postgres.Website) {
+	if (before == nil || w.IntervalSeconds != before.IntervalSeconds) && w.IntervalSeconds < l.minInterval {
 		f.add("interval_seconds", fmt.Sprintf("must be between %d (this install's minimum) and %d",
 			l.minInterval, monitor.MaxIntervalSeconds))
 	}
+	if (before == nil || w.RetryIntervalSeconds != before.RetryIntervalSeconds) && w.RetryIntervalSeconds < l.minInterval {
+		f.add("retry_interval_seconds", fmt.Sprintf("must be between %d (this install's minimum interval) and %d",
+			l.minInterval, maxRetrySeconds))
+	}
+}
+
+// defaults is a new website before the client's fields are applied, and what a field sent as
+// null goes back to. Its retry interval is raised to the floor, so that a website that leaves
+// retry_interval_seconds out is valid on an install whose floor is above the default.
+func (l *websiteLimits) defaults() postgres.Website {
+	w := defaultWebsite()
+	w.RetryIntervalSeconds = max(w.RetryIntervalSeconds, l.minInterval)
+	return w
 }
 
 // validateWebsite checks w as the validator does, plus the install's interval floor, in one 422
-// that names every field at fault.
-func (s *Server) validateWebsite(w *postgres.Website, intervalChanged bool) error {
+// that names every field at fault. before is the stored website of an update, nil on create.
+func (s *Server) validateWebsite(w *postgres.Website, before *postgres.Website) error {
 	f := fieldErrors{}
-	s.limits.checkInterval(f, w.IntervalSeconds, intervalChanged)
+	s.limits.checkInterval(f, w, before)
 	if err := s.validator.validate(w); err != nil {
 		var e *Error
 		if !errors.As(err, &e) {

@@ -52,6 +52,55 @@ func TestMinIntervalFloor(t *testing.T) {
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Raw)
 }
 
+// A confirmation retry hits the target as a check does, so the floor holds for
+// retry_interval_seconds too: a key holder cannot have a failing target checked every second.
+func TestMinIntervalFloorAppliesToRetries(t *testing.T) {
+	t.Parallel()
+	a := newTestAPI(t, func(p *Params) { p.MinIntervalSeconds = 30 })
+	tests := []struct {
+		name   string
+		retry  string
+		status int
+		stored float64
+	}{
+		{"one second", `,"retry_interval_seconds":1`, http.StatusUnprocessableEntity, 0},
+		{"below the floor", `,"retry_interval_seconds":29`, http.StatusUnprocessableEntity, 0},
+		{"at the floor", `,"retry_interval_seconds":30`, http.StatusCreated, 30},
+		{"left out: the default is raised to the floor", ``, http.StatusCreated, 30},
+		{"null: the default is raised to the floor", `,"retry_interval_seconds":null`, http.StatusCreated, 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := a.do("POST", "/websites", `{"name":"a","url":"https://a.example","interval_seconds":60`+tt.retry+`}`)
+			require.Equal(t, tt.status, r.Status, "%s", r.Raw)
+			if tt.status == http.StatusUnprocessableEntity {
+				_, fields := r.Err(t)
+				require.Contains(t, fields["retry_interval_seconds"], "between 30 ")
+				return
+			}
+			require.Equal(t, tt.stored, r.JSON(t)["retry_interval_seconds"])
+		})
+	}
+
+	// Without a floor of its own, the install's floor is monitor's minimum interval.
+	b := newTestAPI(t)
+	r := b.do("POST", "/websites", `{"name":"a","url":"https://a.example","retry_interval_seconds":1}`)
+	require.Equal(t, http.StatusUnprocessableEntity, r.Status, "%s", r.Raw)
+
+	// An older website with a short retry stays editable while its retry interval does not
+	// change, and cannot move to another retry interval below the floor.
+	old := a.mustCreate("/websites", `{"name":"old","url":"https://a.example","interval_seconds":60}`)
+	_, err := a.pool.Exec(context.Background(), `UPDATE websites SET retry_interval_seconds = 1 WHERE id = $1`, old)
+	require.NoError(t, err)
+	r = a.do("PATCH", "/websites/"+old, `{"name":"renamed"}`)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Raw)
+	r = a.do("PATCH", "/websites/"+old, `{"retry_interval_seconds":2}`)
+	require.Equal(t, http.StatusUnprocessableEntity, r.Status, "%s", r.Raw)
+	r = a.do("PATCH", "/websites/"+old, `{"retry_interval_seconds":null}`)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Raw)
+	require.Equal(t, 30.0, r.JSON(t)["retry_interval_seconds"])
+}
+
 // The cap holds under concurrent creates in one process: exactly MaxWebsites are stored.
 func TestMaxWebsites(t *testing.T) {
 	t.Parallel()

@@ -85,10 +85,9 @@ func defaultWebsite() postgres.Website {
 	}
 }
 
-// apply sets the fields the client sent on w. A field sent as null goes back to its default;
-// a field not sent is left as it is.
-func (in websiteInput) apply(w *postgres.Website, p presence) {
-	def := defaultWebsite()
+// apply sets the fields the client sent on w. A field sent as null goes back to its value in
+// def; a field not sent is left as it is.
+func (in websiteInput) apply(w *postgres.Website, p presence, def postgres.Website) {
 	setOrDefault(&w.Name, in.Name, "", p.has("name"))
 	setOrDefault(&w.URL, in.URL, "", p.has("url"))
 	setOrDefault(&w.Method, in.Method, def.Method, p.has("method"))

@@ -16,9 +16,9 @@ func (s *Server) createWebsite(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	w := defaultWebsite()
-	in.apply(&w, present)
-	if err := s.validateWebsite(&w, true); err != nil {
+	w := s.limits.defaults()
+	in.apply(&w, present, s.limits.defaults())
+	if err := s.validateWebsite(&w, nil); err != nil {
 		return err
 	}
 	var out postgres.Website
@@ -64,9 +64,9 @@ func (s *Server) updateWebsite(c echo.Context) error {
 		return err
 	}
 	out, err := s.websites.Update(c.Request().Context(), c.Param("id"), func(w *postgres.Website) error {
-		before := w.IntervalSeconds
-		in.apply(w, present)
-		return s.validateWebsite(w, w.IntervalSeconds != before)
+		before := *w
+		in.apply(w, present, s.limits.defaults())
+		return s.validateWebsite(w, &before)
 	})
 	if err != nil {
 		return err
