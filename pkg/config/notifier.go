@@ -23,7 +23,7 @@ type Notifier struct {
 	SMTPUser string `env:"SMTP_USER" help:"SMTP user name (empty: no authentication)"`
 	// SMTPPass is a secret: it is never logged and never printed by --help.
 	SMTPPass string `env:"SMTP_PASS" help:"SMTP password (never logged)"`
-	SMTPFrom string `env:"SMTP_FROM" envDefault:"Vigil <vigil@localhost>" help:"From address of alert emails"`
+	SMTPFrom string `env:"SMTP_FROM" envDefault:"Vigil <vigil@localhost>" help:"From address of alert emails; its domain is the right side of their Message-IDs, so use a real one"`
 	SMTPTLS  string `env:"VIGIL_SMTP_TLS" envDefault:"mandatory" help:"SMTP TLS policy: mandatory (STARTTLS required), opportunistic or none (local relay only)"`
 
 	DefaultAlertEmails []string      `env:"VIGIL_DEFAULT_ALERT_EMAILS" envSeparator:"," help:"comma-separated addresses alerted for websites without alert_emails"`

@@ -5,10 +5,16 @@
 // Every header value that can carry user text (the subject, recipients) goes through
 // HeaderSafe, so a website named "x\r\nBcc: evil@example.com" cannot add a header or a
 // recipient. go-mail encodes header values too; this is the second, explicit line of defence.
+//
+// Every message says it was sent by a machine (Auto-Submitted: auto-generated, RFC 3834), so
+// that vacation responders and other auto-responders do not answer an alert, and carries a
+// Message-ID on the From address's domain: an id on a made-up domain ("@vigil") or on the
+// notifier's container hostname raises spam scores and may collide with another sender's.
 package mail
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -25,9 +31,10 @@ type Message struct {
 	Subject string
 	Text    string
 	HTML    string
-	// MessageID, when set, is the Message-ID without angle brackets. A stable id (say, the outbox
-	// row's) lets a mail client fold the rare duplicate of a retried send into one message.
-	MessageID string
+	// MessageKey, when set, is the left side of the Message-ID, which Send completes with "@"
+	// and the From address's domain. A stable key (say, the outbox row's id) lets a mail client
+	// fold the rare duplicate of a retried send into one message. Empty: a random key.
+	MessageKey string
 }
 
 // Sender delivers one message. An error means the message may not have been delivered and the
@@ -65,7 +72,9 @@ type Config struct {
 type SMTP struct {
 	cfg  Config
 	from string
-	opts []gomail.Option
+	// domain is the right side of every Message-ID: the From address's domain.
+	domain string
+	opts   []gomail.Option
 }
 
 // NewSMTP checks cfg and returns a Sender for it.
@@ -79,6 +88,10 @@ func NewSMTP(cfg Config) (*SMTP, error) {
 	from, err := mail.ParseAddress(cfg.From)
 	if err != nil {
 		return nil, fmt.Errorf("mail: SMTP_FROM %q: %w", cfg.From, err)
+	}
+	_, domain, _ := strings.Cut(from.Address, "@")
+	if domain == "" {
+		return nil, fmt.Errorf("mail: SMTP_FROM %q has no domain", cfg.From)
 	}
 	policy, err := tlsPolicy(cfg.TLS)
 	if err != nil {
@@ -109,7 +122,7 @@ func NewSMTP(cfg Config) (*SMTP, error) {
 			gomail.WithUsername(cfg.Username),
 			gomail.WithPassword(cfg.Password))
 	}
-	return &SMTP{cfg: cfg, from: from.String(), opts: opts}, nil
+	return &SMTP{cfg: cfg, from: from.String(), domain: domain, opts: opts}, nil
 }
 
 // ValidTLS reports whether s is a VIGIL_SMTP_TLS value.
@@ -151,11 +164,12 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("mail: recipients: %w", err)
 	}
 	msg.Subject(HeaderSafe(m.Subject))
-	if m.MessageID != "" {
-		msg.SetMessageIDWithValue(HeaderSafe(m.MessageID))
-	} else {
-		msg.SetMessageID()
+	key := m.MessageKey
+	if key == "" {
+		key = rand.Text()
 	}
+	msg.SetMessageIDWithValue(messageIDKey(key) + "@" + s.domain)
+	msg.SetGenHeader(headerAutoSubmitted, "auto-generated")
 	msg.SetDate()
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	if m.HTML != "" {
@@ -169,6 +183,20 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("mail: send to %s: %w", strings.Join(to, ", "), err)
 	}
 	return nil
+}
+
+// headerAutoSubmitted is RFC 3834's header, which go-mail has no constant for.
+const headerAutoSubmitted gomail.Header = "Auto-Submitted"
+
+// messageIDKey keeps the characters of key that RFC 5322 allows in a Message-ID's left side
+// (dot-atom text) and replaces the others with "-", so that a key can never break the header.
+func messageIDKey(key string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x80 && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("!#$%&'*+-/=?^_`{|}~.", r)) {
+			return r
+		}
+		return '-'
+	}, key)
 }
 
 // HeaderSafe makes s safe for one header line: CR, LF and every other control character

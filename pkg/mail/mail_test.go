@@ -7,6 +7,7 @@ import (
 	"mime"
 	"mime/multipart"
 	netmail "net/mail"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +70,7 @@ func TestSendMultipart(t *testing.T) {
 			sink := startSink(t)
 			err := sender(t, sink, tls).Send(context.Background(), mail.Message{
 				To: []string{"ops@example.com"}, Subject: "[DOWN] shop — HTTP 503",
-				Text: "plain body", HTML: "<p>html body</p>", MessageID: "abc@vigil",
+				Text: "plain body", HTML: "<p>html body</p>", MessageKey: "abc",
 			})
 			require.NoError(t, err)
 			msgs := sink.Messages()
@@ -80,9 +81,40 @@ func TestSendMultipart(t *testing.T) {
 			subject, err := dec.DecodeHeader(msg.Header.Get("Subject"))
 			require.NoError(t, err)
 			require.Equal(t, "[DOWN] shop — HTTP 503", subject)
-			require.Equal(t, "<abc@vigil>", msg.Header.Get("Message-Id"))
+			require.Equal(t, "<abc@example.com>", msg.Header.Get("Message-Id"))
+			require.Equal(t, "auto-generated", msg.Header.Get("Auto-Submitted"))
 			require.Equal(t, "plain body", strings.TrimSpace(ps["text/plain"]))
 			require.Equal(t, "<p>html body</p>", strings.TrimSpace(ps["text/html"]))
+		})
+	}
+}
+
+// Every message, as received, says it is automatic (RFC 3834, so auto-responders stay quiet)
+// and has a Message-ID on SMTP_FROM's domain, whatever its key, never on a made-up one.
+func TestAutoSubmittedAndMessageIDDomain(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, from, key string
+		want            *regexp.Regexp
+	}{
+		{"outbox key", "Vigil <alerts@status.example.org>", "0b5e2c1a-7f0e-4c1e-9d1b-2b8f0e9b1c11",
+			regexp.MustCompile(`^<0b5e2c1a-7f0e-4c1e-9d1b-2b8f0e9b1c11@status\.example\.org>$`)},
+		{"no key: a random one", "alerts@example.net", "", regexp.MustCompile(`^<[A-Za-z0-9]{20,}@example\.net>$`)},
+		{"a key that would break the header", "alerts@example.net", "a>b@c d\r\nX: y",
+			regexp.MustCompile(`^<a-b-c-d--X--y@example\.net>$`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sink := startSink(t)
+			s := sender(t, sink, mail.TLSNone, func(c *mail.Config) { c.From = tt.from })
+			require.NoError(t, s.Send(context.Background(), mail.Message{To: []string{"ops@example.com"}, Subject: "s", Text: "t", MessageKey: tt.key}))
+			msgs := sink.Messages()
+			require.Len(t, msgs, 1)
+			msg, err := netmail.ReadMessage(bytes.NewReader(msgs[0].Data))
+			require.NoError(t, err)
+			require.Equal(t, "auto-generated", msg.Header.Get("Auto-Submitted"))
+			require.Regexp(t, tt.want, msg.Header.Get("Message-Id"))
 		})
 	}
 }

@@ -81,7 +81,7 @@ func TestHostileTextInEmails(t *testing.T) {
 			msg, err := netmail.ReadMessage(bytes.NewReader(got.Data))
 			require.NoError(t, err)
 			for h := range msg.Header {
-				require.Contains(t, []string{"Date", "From", "To", "Subject", "Message-Id", "Mime-Version",
+				require.Contains(t, []string{"Date", "From", "To", "Subject", "Message-Id", "Auto-Submitted", "Mime-Version",
 					"Content-Type", "Content-Transfer-Encoding", "User-Agent", "X-Mailer"}, h, "%s/%s: unexpected header", name, kind)
 			}
 			head, _, _ := bytes.Cut(got.Data, []byte("\r\n\r\n"))

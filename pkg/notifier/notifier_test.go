@@ -41,7 +41,9 @@ func TestDownThenRecovered(t *testing.T) {
 		require.Contains(t, e.Text, "42 ms")
 		require.Contains(t, e.Text, "https://vigil.example/dashboard/websites/"+id)
 		require.Contains(t, e.HTML, "Shop is down")
-		require.NotEmpty(t, e.Header.Get("Message-Id"))
+		// One Message-ID per outbox row, on SMTP_FROM's domain (vigil@example.com here).
+		require.Regexp(t, `^<[0-9a-f-]{36}@example\.com>$`, e.Header.Get("Message-Id"))
+		require.Equal(t, "auto-generated", e.Header.Get("Auto-Submitted"))
 	}
 	slices.Sort(rcpts)
 	require.Equal(t, []string{"a@example.com", "b@example.com"}, rcpts)

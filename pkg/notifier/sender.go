@@ -130,7 +130,7 @@ func (n *Notifier) deliver(ctx context.Context, row postgres.Notification) error
 			return &permanentError{err}
 		}
 		// One Message-ID per outbox row: if the duplicate window ever bites, the copies share it.
-		msg.MessageID = row.ID + "@vigil"
+		msg.MessageKey = row.ID
 		return n.p.Mail.Send(ctx, msg)
 	case postgres.ChannelWebhook:
 		body, err := WebhookBody(a, webhook.IsSlack(row.Recipient))
