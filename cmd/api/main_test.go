@@ -7,13 +7,13 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigil-monitor/vigil/pkg/cli"
+	"github.com/vigil-monitor/vigil/pkg/logging/logtest"
 	"github.com/vigil-monitor/vigil/pkg/postgres/pgtest"
 )
 
@@ -79,7 +79,7 @@ func TestServe(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs safeBuffer
+	var logs logtest.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, &logs, &logs) }()
 
@@ -115,22 +115,4 @@ func TestServe(t *testing.T) {
 	}
 	require.NotContains(t, logs.String(), "local-test-key", "the key is never logged")
 	require.Contains(t, logs.String(), "api stopped")
-}
-
-// safeBuffer is a bytes.Buffer that the api's goroutines and the test can share.
-type safeBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *safeBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *safeBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
