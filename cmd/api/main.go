@@ -117,6 +117,7 @@ func serve(ctx context.Context, cfg config.API, log *slog.Logger) error {
 		CheckTarget: guard.CheckURL,
 		Checks:      tsdb.NewReader(influx.QueryAPI(cfg.InfluxOrg), cfg.InfluxBucket, nil),
 		LastChecks:  queue.NewLastChecks(rdb, queue.Keys{Prefix: cfg.RedisPrefix}),
+		RegionKeys:  queue.NewRegionKeys(rdb, queue.Keys{Prefix: cfg.RedisPrefix}),
 		CacheTTL:    cfg.CacheTTL,
 		Metrics:     metrics.NewAPI(reg),
 

@@ -98,7 +98,8 @@ func (s *Server) updateRegion(c echo.Context) error {
 }
 
 // deleteRegion handles DELETE /regions/:id?force=. A region that websites list by name is
-// kept (409) unless force=true, which removes it from them.
+// kept (409) unless force=true, which removes it from them. Its Redis keys go with it: the
+// jobs queued in its stream carry the websites' custom headers, credentials included.
 func (s *Server) deleteRegion(c echo.Context) error {
 	force := false
 	if raw := c.QueryParam("force"); raw != "" {
@@ -107,7 +108,12 @@ func (s *Server) deleteRegion(c echo.Context) error {
 			return invalidField("force", "must be true or false")
 		}
 	}
-	err := s.regions.Delete(c.Request().Context(), c.Param("id"), force)
+	ctx := c.Request().Context()
+	r, err := s.regions.Get(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	err = s.regions.Delete(ctx, r.ID, force)
 	var inUse *postgres.RegionInUseError
 	if errors.As(err, &inUse) {
 		return &Error{Status: http.StatusConflict, Code: CodeConflict,
@@ -115,6 +121,17 @@ func (s *Server) deleteRegion(c echo.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	if s.regionKeys != nil {
+		// The region is gone from PostgreSQL whatever Redis says: a failure here is logged, and
+		// the scheduler's start-up sweep removes what is left.
+		n, err := s.regionKeys.Drop(ctx, r.Name)
+		if err != nil {
+			s.log.ErrorContext(ctx, "region deleted, but its Redis keys remain until the scheduler's next start",
+				"region", r.Name, "err", err)
+		} else {
+			s.log.InfoContext(ctx, "region deleted with its Redis keys", "region", r.Name, "keys", n)
+		}
 	}
 	return c.NoContent(http.StatusNoContent)
 }

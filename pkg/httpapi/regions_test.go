@@ -4,7 +4,11 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/vigil-monitor/vigil/pkg/queue"
+	"github.com/vigil-monitor/vigil/pkg/queue/redistest"
 )
 
 func TestRegionCRUD(t *testing.T) {
@@ -72,4 +76,31 @@ func keys(m map[string]any) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// Deleting a region removes its Redis keys: the jobs queued in its stream carry the websites'
+// custom headers, credentials included. A region that is kept (409) keeps them.
+func TestRegionDeleteRemovesRedisKeys(t *testing.T) {
+	t.Parallel()
+	rdb, qk := redistest.New(t)
+	a := newTestAPI(t, func(p *Params) { p.RegionKeys = queue.NewRegionKeys(rdb, qk) })
+	ctx := t.Context()
+	eu := a.mustCreate("/regions", `{"name":"europe"}`)
+	a.mustCreate("/websites", `{"name":"s","url":"https://s.example","regions":["europe"]}`)
+	require.NoError(t, rdb.XAdd(ctx, &redis.XAddArgs{Stream: qk.Checks("europe"),
+		Values: []any{"job", `{"headers":{"Authorization":"Bearer hunter2"}}`}}).Err())
+	require.NoError(t, rdb.XGroupCreate(ctx, qk.Checks("europe"), queue.Group, "0").Err())
+	require.NoError(t, rdb.HSet(ctx, qk.Pending("europe"), "w1", "1").Err())
+	require.NoError(t, rdb.HSet(ctx, qk.State("europe", "w1"), "state", "up").Err())
+	regionKeys := []string{qk.Checks("europe"), qk.Pending("europe"), qk.State("europe", "w1")}
+
+	require.Equal(t, http.StatusConflict, a.do("DELETE", "/regions/"+eu, "").Status)
+	n, err := rdb.Exists(ctx, regionKeys...).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 3, n, "a region that stays keeps its keys")
+
+	require.Equal(t, http.StatusNoContent, a.do("DELETE", "/regions/"+eu+"?force=true", "").Status)
+	n, err = rdb.Exists(ctx, regionKeys...).Result()
+	require.NoError(t, err)
+	require.Zero(t, n, "the deleted region's stream, group and markers are gone")
 }

@@ -28,6 +28,11 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/web"
 )
 
+// RegionKeyDropper removes what Redis holds for a region (*queue.RegionKeys).
+type RegionKeyDropper interface {
+	Drop(ctx context.Context, region string) (int, error)
+}
+
 // RedisPinger is the part of a Redis client that /readyz uses.
 type RedisPinger interface {
 	Ping(ctx context.Context) *redis.StatusCmd
@@ -66,6 +71,9 @@ type Params struct {
 	CacheEntries int
 	// Metrics records every request by route pattern (a *metrics.API); nil records nothing.
 	Metrics RequestObserver
+	// RegionKeys removes a deleted region's streams, groups and markers from Redis (a
+	// *queue.RegionKeys); nil removes nothing, and the scheduler's start-up sweep does.
+	RegionKeys RegionKeyDropper
 
 	// AuthFailLimit is how many failed authentications a client address may make per minute
 	// before it gets 429 (ratelimit.go). 0 means no limit, for tests that fail on purpose;
@@ -104,6 +112,7 @@ type Server struct {
 	metrics      RequestObserver
 	authFails    *authFailLimiter // nil: no limit
 	limits       *websiteLimits
+	regionKeys   RegionKeyDropper // nil: none
 
 	websites *postgres.WebsiteStore
 	regions  *postgres.RegionStore
@@ -136,6 +145,7 @@ func New(p Params) (*Server, error) {
 		metrics:      p.Metrics,
 		authFails:    newAuthFailLimiter(p.AuthFailLimit, p.AuthFailClients, p.Now),
 		limits:       newWebsiteLimits(p.Pool, p.MinIntervalSeconds, p.MaxWebsites),
+		regionKeys:   p.RegionKeys,
 		validator:    newWebsiteValidator(p.CheckTarget),
 		websites:     postgres.NewWebsiteStore(p.Pool),
 		regions:      postgres.NewRegionStore(p.Pool),

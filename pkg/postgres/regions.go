@@ -90,6 +90,20 @@ func (s *RegionStore) List(ctx context.Context, p ListParams) ([]monitor.Region,
 	return regions, next, nil
 }
 
+// Names returns the name of every region, for the scheduler's sweep of Redis keys left by
+// deleted regions. Regions are few, so they are read in one query.
+func (s *RegionStore) Names(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT name FROM regions`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: region names: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: region names: %w", err)
+	}
+	return names, nil
+}
+
 // Rename changes a region's name. A name that is taken is monitor.ErrConflict.
 func (s *RegionStore) Rename(ctx context.Context, id, name string) (monitor.Region, error) {
 	if !validID(id) {

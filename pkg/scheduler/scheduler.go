@@ -291,6 +291,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.log.InfoContext(ctx, "scheduler: schedule loaded", "pairs", s.Pairs())
 	bg.Go(func() { s.applyLoop(ctx) })
 	bg.Go(func() { s.resyncLoop(ctx) })
+	bg.Go(func() { s.sweepOrphans(ctx) })
 	<-ctx.Done()
 	return nil
 }
