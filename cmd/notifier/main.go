@@ -10,6 +10,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 
 	"github.com/vigil-monitor/vigil/pkg/cli"
@@ -63,7 +64,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.WebhookSecret == "" {
 		log.Warn("VIGIL_WEBHOOK_SECRET is empty: webhooks are sent unsigned")
 	}
-	hooks := webhook.New(probe.NewGuard(cfg.AllowTargetPrefixes()).Client(cfg.SendTimeout), cfg.WebhookSecret)
+	hookKey, err := webhook.DefaultKey(cfg.WebhookSecret)
+	if err != nil {
+		return fmt.Errorf("VIGIL_WEBHOOK_SECRET: %w", err)
+	}
+	hooks := webhook.New(probe.NewGuard(cfg.AllowTargetPrefixes()).Client(cfg.SendTimeout), hookKey, nil)
 
 	consumer := cfg.ConsumerName()
 	keys := queue.Keys{Prefix: cfg.RedisPrefix}

@@ -256,7 +256,7 @@ func TestCanarySecrets(t *testing.T) {
 	events, err := queue.NewEventConsumer(rdb, keys, queue.EventConsumerParams{Consumer: "canary", Block: 50 * time.Millisecond})
 	require.NoError(t, err)
 	n, err := notifier.New(notifier.Params{Pool: pool, Events: events, Mail: sender, Logger: log,
-		Hooks:       webhook.New(guard.Client(5*time.Second), canaries["webhook key"]),
+		Hooks:       webhook.New(guard.Client(5*time.Second), []byte(canaries["webhook key"]), nil),
 		BackoffBase: time.Minute, BackoffMax: time.Minute, PollInterval: 20 * time.Millisecond,
 		Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	require.NoError(t, err)

@@ -29,7 +29,7 @@ type Notifier struct {
 	DefaultAlertEmails []string      `env:"VIGIL_DEFAULT_ALERT_EMAILS" envSeparator:"," help:"comma-separated addresses alerted for websites without alert_emails"`
 	GiveUp             time.Duration `env:"VIGIL_NOTIFY_GIVE_UP" envDefault:"24h" help:"age after which a notification that still fails is given up"`
 	SendTimeout        time.Duration `env:"VIGIL_NOTIFY_SEND_TIMEOUT" envDefault:"30s" help:"time limit of one email or webhook delivery"`
-	WebhookSecret      string        `env:"VIGIL_WEBHOOK_SECRET" help:"HMAC-SHA256 key of the X-Vigil-Signature header (empty: webhooks are unsigned)"`
+	WebhookSecret      string        `env:"VIGIL_WEBHOOK_SECRET" help:"default signing secret of webhooks without their own (Standard Webhooks webhook-signature; whsec_<base64> or any string used as its bytes; empty: unsigned)"`
 	// AllowTargets opens ranges of the SSRF guard for webhooks, as for checks.
 	AllowTargets string        `env:"VIGIL_ALLOW_TARGETS" help:"comma-separated CIDRs or addresses that webhooks may reach although private (e.g. 10.0.0.0/8,127.0.0.1)"`
 	DashboardURL string        `env:"VIGIL_DASHBOARD_URL" help:"base URL of the dashboard, for links in alerts (empty: no links)"`

@@ -93,10 +93,16 @@ func decodeError(err error) error {
 	return malformed("malformed JSON")
 }
 
+// jsonDescriber is a type that accepts more than one JSON form and says so in a 400.
+type jsonDescriber interface{ jsonDescription() string }
+
 // jsonTypeName names a Go type the way a JSON client thinks of it.
 func jsonTypeName(t reflect.Type) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if d, ok := reflect.Zero(t).Interface().(jsonDescriber); ok {
+		return d.jsonDescription()
 	}
 	switch t.Kind() {
 	case reflect.String:
@@ -109,6 +115,9 @@ func jsonTypeName(t reflect.Type) string {
 	case reflect.Float32, reflect.Float64:
 		return "a number"
 	case reflect.Slice, reflect.Array:
+		if d, ok := reflect.Zero(t.Elem()).Interface().(jsonDescriber); ok {
+			return "an array, each item " + d.jsonDescription()
+		}
 		return "an array of " + strings.TrimPrefix(strings.TrimPrefix(jsonTypeName(t.Elem()), "a "), "an ") + "s"
 	case reflect.Map, reflect.Struct:
 		if t.Kind() == reflect.Map && t.Elem().Kind() == reflect.String {

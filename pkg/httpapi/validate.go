@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/mail"
 	"net/textproto"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,6 +18,7 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/probe"
+	"github.com/vigil-monitor/vigil/pkg/webhook"
 )
 
 // Bounds on a website's fields beyond those in pkg/monitor. They keep one website's row, job
@@ -57,12 +61,48 @@ type websiteInput struct {
 	Regions              []string          `json:"regions"`
 	Enabled              *bool             `json:"enabled"`
 	AlertEmails          []string          `json:"alert_emails"`
-	Webhooks             []string          `json:"webhooks"`
+	Webhooks             []webhookInput    `json:"webhooks"`
 	ConfirmationsDown    *int              `json:"confirmations_down"`
 	ConfirmationsUp      *int              `json:"confirmations_up"`
 	RetryIntervalSeconds *int              `json:"retry_interval_seconds"`
 	Quorum               *int              `json:"quorum"`
 	AlertRegional        *bool             `json:"alert_regional"`
+}
+
+// webhookInput is one entry of "webhooks": a URL string, as seed 003 sends them, or an object
+// {"url": ..., "secret": ...} that also sets the webhook's own signing secret ("whsec_" and the
+// base64 of 24 to 64 bytes; "" removes it, so that VIGIL_WEBHOOK_SECRET signs again). A URL
+// string, or an object without "secret", keeps the secret the webhook already has: secrets are
+// write-only, so a client that sends back the webhooks it read must not erase them.
+type webhookInput struct {
+	URL string
+	// Secret is nil when the client did not send one.
+	Secret *string
+}
+
+// UnmarshalJSON accepts both forms. Its error never quotes the input, which may hold a secret.
+func (h *webhookInput) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*h = webhookInput{URL: s}
+		return nil
+	}
+	var obj struct {
+		URL    *string `json:"url"`
+		Secret *string `json:"secret"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&obj); err != nil || obj.URL == nil {
+		return &json.UnmarshalTypeError{Value: "webhook", Type: reflect.TypeFor[webhookInput]()}
+	}
+	*h = webhookInput{URL: *obj.URL, Secret: obj.Secret}
+	return nil
+}
+
+// jsonDescription is how a 400 names what an entry of "webhooks" must be.
+func (webhookInput) jsonDescription() string {
+	return `a URL string or an object {"url": ..., "secret": "whsec_..."}`
 }
 
 // defaultWebsite is a new website before the client's fields are applied.
@@ -113,7 +153,13 @@ func (in websiteInput) apply(w *postgres.Website, p presence, def postgres.Websi
 		w.AlertEmails = orEmpty(in.AlertEmails)
 	}
 	if p.has("webhooks") {
-		w.Webhooks = orEmpty(in.Webhooks)
+		w.Webhooks, w.WebhookSecrets = []string{}, map[string]string{}
+		for _, h := range in.Webhooks {
+			w.Webhooks = append(w.Webhooks, h.URL)
+			if h.Secret != nil {
+				w.WebhookSecrets[h.URL] = *h.Secret
+			}
+		}
 	}
 	if p.has("regions") {
 		// No regions (null or []) means every region, now and later.
@@ -215,6 +261,12 @@ func (wv *websiteValidator) validate(w *postgres.Website) error {
 	for _, h := range w.Webhooks {
 		if msg := wv.checkURL(h); msg != "" {
 			f.add("webhooks", fmt.Sprintf("%q: %s", truncate(h), msg))
+		}
+	}
+	for h, secret := range w.WebhookSecrets {
+		if _, err := webhook.ParseSecret(secret); secret != "" && err != nil {
+			// The message names the webhook, never the secret.
+			f.add("webhooks", fmt.Sprintf("secret of %q: %s", truncate(h), stripPrefix(err.Error())))
 		}
 	}
 	if w.ConfirmationsDown < 1 || w.ConfirmationsDown > maxConfirmations {

@@ -33,7 +33,7 @@ func TestWebsiteCRUD(t *testing.T) {
 		"headers": map[string]any{}, "body": "", "interval_seconds": 180.0, "timeout_ms": 10000.0,
 		"slow_ms": 0.0, "expected_status": "200-399", "keyword": "",
 		"regions": []any{"europe"}, "all_regions": true, "enabled": true,
-		"alert_emails": []any{}, "webhooks": []any{}, "confirmations_down": 2.0,
+		"alert_emails": []any{}, "webhooks": []any{}, "webhooks_with_secret": []any{}, "confirmations_down": 2.0,
 		"confirmations_up": 1.0, "retry_interval_seconds": 20.0, "quorum": 0.0,
 		"alert_regional": false,
 	}, w)

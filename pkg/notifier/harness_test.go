@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	netmail "net/mail"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,6 +73,8 @@ type harness struct {
 	hookMu   sync.Mutex
 	hookReqs []hookRequest
 	hookURL  string
+	// hookStatus is what the webhook receiver answers; 200 until a test sets it.
+	hookStatus atomic.Int32
 }
 
 func newHarness(t testing.TB) *harness {
@@ -89,8 +92,9 @@ func newHarness(t testing.TB) *harness {
 		h.hookMu.Lock()
 		h.hookReqs = append(h.hookReqs, hookRequest{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
 		h.hookMu.Unlock()
-		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(int(h.hookStatus.Load()))
 	}))
+	h.hookStatus.Store(http.StatusOK)
 	t.Cleanup(srv.Close)
 	h.hookURL = srv.URL
 	return h
@@ -150,7 +154,7 @@ func (h *harness) notifier(mod ...func(*notifier.Params)) *notifier.Notifier {
 		Pool:          h.pool,
 		Events:        events,
 		Mail:          sender,
-		Hooks:         webhook.New(probe.NewGuard(allow).Client(5*time.Second), hookSecret),
+		Hooks:         webhook.New(probe.NewGuard(allow).Client(5*time.Second), []byte(hookSecret), h.clock.Now),
 		DefaultEmails: []string{"fallback@example.com"},
 		DashboardURL:  "https://vigil.example/",
 		SendTimeout:   5 * time.Second,

@@ -23,7 +23,7 @@
 // died, or lost PostgreSQL, before it recorded the row as sent. When the lease runs out the row
 // is sent again, so the recipient gets a duplicate. The window is the time between the server's
 // final answer and the commit of one small UPDATE. Emails carry a Message-ID derived from the
-// outbox row, and webhooks an X-Vigil-Delivery header, so mail clients and receivers can fold
+// outbox row, and webhooks a webhook-id header (the row's id), so mail clients and receivers can fold
 // such a duplicate.
 package notifier
 

@@ -2,6 +2,8 @@ package notifier_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -350,7 +352,7 @@ func TestWebhookDelivery(t *testing.T) {
 	var events []string
 	for _, r := range reqs {
 		require.Equal(t, "/vigil", r.Path)
-		require.True(t, webhook.Verify([]byte(hookSecret), r.Body, r.Header.Get(webhook.SignatureHeader)))
+		require.NoError(t, webhook.Verify([]byte(hookSecret), r.Header, r.Body, h.clock.Now(), 0))
 		var a notifier.Alert
 		require.NoError(t, json.Unmarshal(r.Body, &a))
 		require.Equal(t, id, a.Website.ID)
@@ -365,4 +367,69 @@ func TestWebhookDelivery(t *testing.T) {
 	}
 	slices.Sort(events)
 	require.Equal(t, []string{"down", "recovered"}, events)
+}
+
+// A webhook with a secret of its own is signed with the secret it has when the delivery is
+// sent (a retry after a rotation signs with the new one), keeps its webhook-id across retries,
+// and the first attempt, replayed later, no longer verifies. Webhooks without one are signed
+// with the default. No secret reaches the events stream.
+func TestWebhookOwnSecretAtSendTime(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	const (
+		oldSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+		newSecret = "whsec_bmV3LXNlY3JldC1vZi10d2VudHktZm91ci1ieXRlcw=="
+	)
+	own, def := h.hookURL+"/own", h.hookURL+"/default"
+	id := h.website(site{name: "Hooked", regions: []string{"eu"}, emails: []string{"ops@example.com"}, webhooks: []string{own, def}})
+	_, err := h.pool.Exec(h.ctx, `INSERT INTO webhook_secrets (website_id, url, secret) VALUES ($1, $2, $3)`, id, own, oldSecret)
+	require.NoError(t, err)
+	n := h.notifier()
+	_, err = n.Apply(h.ctx, down(id, "eu", h.at(0)))
+	require.NoError(t, err)
+
+	h.hookStatus.Store(http.StatusServiceUnavailable)
+	_, err = n.SendDue(h.ctx)
+	require.NoError(t, err)
+	firstAt := h.clock.Now()
+	require.Len(t, h.hooks(), 2)
+
+	// The secret is rotated while the delivery waits for its retry.
+	_, err = h.pool.Exec(h.ctx, `UPDATE webhook_secrets SET secret = $2 WHERE website_id = $1`, id, newSecret)
+	require.NoError(t, err)
+	h.hookStatus.Store(http.StatusOK)
+	h.clock.Advance(time.Hour)
+	_, err = n.SendDue(h.ctx)
+	require.NoError(t, err)
+
+	byPath := map[string][]hookRequest{}
+	for _, r := range h.hooks() {
+		byPath[r.Path] = append(byPath[r.Path], r)
+		require.NotContains(t, fmt.Sprint(r.Header), "whsec_", "a secret never travels")
+	}
+	require.Len(t, byPath["/own"], 2)
+	require.Len(t, byPath["/default"], 2)
+	oldKey, err := webhook.ParseSecret(oldSecret)
+	require.NoError(t, err)
+	newKey, err := webhook.ParseSecret(newSecret)
+	require.NoError(t, err)
+
+	first, retry := byPath["/own"][0], byPath["/own"][1]
+	require.NotEmpty(t, first.Header.Get(webhook.IDHeader))
+	require.Equal(t, first.Header.Get(webhook.IDHeader), retry.Header.Get(webhook.IDHeader), "a retry keeps its webhook-id")
+	require.NoError(t, webhook.Verify(oldKey, first.Header, first.Body, firstAt, 0))
+	require.NoError(t, webhook.Verify(newKey, retry.Header, retry.Body, h.clock.Now(), 0), "signed with the secret of send time")
+	require.ErrorIs(t, webhook.Verify(oldKey, retry.Header, retry.Body, h.clock.Now(), 0), webhook.ErrSignature)
+	require.ErrorIs(t, webhook.Verify(oldKey, first.Header, first.Body, h.clock.Now(), 0), webhook.ErrTimestamp,
+		"the first attempt, replayed an hour later, is refused")
+	require.ErrorIs(t, webhook.Verify([]byte(hookSecret), retry.Header, retry.Body, h.clock.Now(), 0), webhook.ErrSignature,
+		"a webhook with its own secret is not signed with the default")
+	for _, r := range byPath["/default"] {
+		require.Equal(t, byPath["/default"][0].Header.Get(webhook.IDHeader), r.Header.Get(webhook.IDHeader))
+	}
+	require.NoError(t, webhook.Verify([]byte(hookSecret), byPath["/default"][1].Header, byPath["/default"][1].Body, h.clock.Now(), 0))
+
+	entries, err := h.rdb.XRange(h.ctx, h.keys.Events(), "-", "+").Result()
+	require.NoError(t, err)
+	require.NotContains(t, fmt.Sprint(entries), "whsec_")
 }

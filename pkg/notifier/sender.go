@@ -137,7 +137,9 @@ func (n *Notifier) deliver(ctx context.Context, row postgres.Notification) error
 		if err != nil {
 			return &permanentError{err}
 		}
-		return n.p.Hooks.Post(ctx, webhook.Delivery{URL: row.Recipient, Event: a.Kind, ID: row.ID, Body: body})
+		// The row's id is the webhook-id of every attempt, so a receiver can drop a duplicate;
+		// the secret is the webhook's own as it is now (Claim reads it), or the default.
+		return n.p.Hooks.Post(ctx, webhook.Delivery{URL: row.Recipient, Event: a.Kind, ID: row.ID, Body: body, Secret: row.Secret})
 	}
 	return &permanentError{fmt.Errorf("notifier: unknown channel %q", row.Channel)}
 }

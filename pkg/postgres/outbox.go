@@ -43,6 +43,10 @@ type Notification struct {
 	LastError     string          `json:"last_error"`
 	CreatedAt     time.Time       `json:"created_at"`
 	SentAt        *time.Time      `json:"sent_at"`
+	// Secret is a webhook's own signing secret, read by Claim when the row is about to be sent
+	// (so a retry after a rotation signs with the new one); empty for emails and for webhooks
+	// signed with the default. Never marshalled, never stored in the row.
+	Secret string `json:"-"`
 }
 
 const notificationColumns = `o.id, o.incident_id, i.website_id, o.kind, o.channel, o.recipient,
@@ -109,7 +113,9 @@ func (s *OutboxStore) Claim(ctx context.Context, now time.Time, lease time.Durat
 				FROM due WHERE o.id = due.id
 				RETURNING o.*, due.old_state
 			)
-			SELECT `+notificationColumns+`, o.old_state FROM claimed o JOIN incidents i ON i.id = o.incident_id
+			SELECT `+notificationColumns+`, o.old_state, coalesce(s.secret, '')
+			FROM claimed o JOIN incidents i ON i.id = o.incident_id
+			LEFT JOIN webhook_secrets s ON o.channel = 'webhook' AND s.website_id = i.website_id AND s.url = o.recipient
 			ORDER BY o.created_at, o.id`, now, now.Add(lease), limit)
 		if err != nil {
 			return err
@@ -119,7 +125,7 @@ func (s *OutboxStore) Claim(ctx context.Context, now time.Time, lease time.Durat
 			var n Notification
 			var old string
 			err := row.Scan(&n.ID, &n.IncidentID, &n.WebsiteID, &n.Kind, &n.Channel, &n.Recipient,
-				&n.Payload, &n.State, &n.Attempts, &n.NextAttemptAt, &n.LastError, &n.CreatedAt, &n.SentAt, &old)
+				&n.Payload, &n.State, &n.Attempts, &n.NextAttemptAt, &n.LastError, &n.CreatedAt, &n.SentAt, &old, &n.Secret)
 			if old == NotificationSending {
 				lost = append(lost, n.ID)
 			}

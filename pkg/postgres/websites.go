@@ -17,6 +17,16 @@ import (
 type Website struct {
 	monitor.Website
 	AllRegions bool `json:"all_regions"`
+	// WebhooksWithSecret lists the webhooks (of Webhooks) that have a signing secret of their
+	// own; the others are signed with VIGIL_WEBHOOK_SECRET. The secrets themselves are never
+	// read back: the website store only writes them, and only the notifier's outbox reads one,
+	// when it signs a delivery.
+	WebhooksWithSecret []string `json:"webhooks_with_secret"`
+	// WebhookSecrets changes the webhooks' own secrets when the website is written: URL to
+	// "whsec_..." sets one, URL to "" removes it. A webhook not in the map keeps the secret it
+	// has, so that a client that sends the URLs back as it read them (the dashboard's form)
+	// loses none; a URL that leaves Webhooks loses its secret. Write-only: never marshalled.
+	WebhookSecrets map[string]string `json:"-"`
 }
 
 // WebsiteStore keeps the monitored websites. Every change is announced on MonitorsChannel with
@@ -41,7 +51,8 @@ const websiteColumns = `w.id, w.name, w.url, w.method, w.headers, w.body, w.inte
 		ELSE (SELECT coalesce(array_agg(r.name ORDER BY r.name), '{}')
 			FROM website_regions wr JOIN regions r ON r.id = wr.region_id
 			WHERE wr.website_id = w.id)
-	END`
+	END,
+	ARRAY(SELECT s.url FROM webhook_secrets s WHERE s.website_id = w.id ORDER BY s.url)`
 
 func scanWebsite(row pgx.Row) (Website, error) {
 	var w Website
@@ -49,7 +60,7 @@ func scanWebsite(row pgx.Row) (Website, error) {
 		&w.TimeoutMS, &w.SlowMS, &w.ExpectedStatus, &w.Keyword, &w.AllRegions, &w.Enabled,
 		&w.AlertEmails, &w.Webhooks, &w.ConfirmationsDown, &w.ConfirmationsUp,
 		&w.RetryIntervalSeconds, &w.Quorum, &w.AlertRegional, &w.CreatedAt, &w.UpdatedAt,
-		&w.Regions)
+		&w.Regions, &w.WebhooksWithSecret)
 	if err != nil {
 		return Website{}, err
 	}
@@ -81,6 +92,9 @@ func (s *WebsiteStore) Create(ctx context.Context, w Website) (Website, error) {
 			return translate(err)
 		}
 		if err := writeRegions(ctx, tx, id, w); err != nil {
+			return err
+		}
+		if err := writeWebhookSecrets(ctx, tx, id, w); err != nil {
 			return err
 		}
 		if out, err = getWebsite(ctx, tx, id, false); err != nil {
@@ -190,6 +204,9 @@ func (s *WebsiteStore) Update(ctx context.Context, id string, change func(*Websi
 		if err := writeRegions(ctx, tx, id, w); err != nil {
 			return err
 		}
+		if err := writeWebhookSecrets(ctx, tx, id, w); err != nil {
+			return err
+		}
 		if out, err = getWebsite(ctx, tx, id, false); err != nil {
 			return err
 		}
@@ -288,4 +305,30 @@ func nonNilMap(m map[string]string) map[string]string {
 		return map[string]string{}
 	}
 	return m
+}
+
+// writeWebhookSecrets applies w.WebhookSecrets and drops the secrets of URLs that are no longer
+// among w.Webhooks, so that a secret never outlives its webhook.
+func writeWebhookSecrets(ctx context.Context, tx pgx.Tx, id string, w Website) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM webhook_secrets WHERE website_id = $1 AND NOT (url = ANY($2))`,
+		id, nonNil(w.Webhooks)); err != nil {
+		return fmt.Errorf("drop webhook secrets: %w", err)
+	}
+	for u, secret := range w.WebhookSecrets {
+		var err error
+		switch {
+		case !slices.Contains(w.Webhooks, u):
+			continue
+		case secret == "":
+			_, err = tx.Exec(ctx, `DELETE FROM webhook_secrets WHERE website_id = $1 AND url = $2`, id, u)
+		default:
+			_, err = tx.Exec(ctx, `INSERT INTO webhook_secrets (website_id, url, secret) VALUES ($1, $2, $3)
+				ON CONFLICT (website_id, url) DO UPDATE SET secret = excluded.secret, updated_at = now()`, id, u, secret)
+		}
+		if err != nil {
+			// Never wrap the statement's arguments: the error would carry the secret.
+			return fmt.Errorf("write a webhook secret: %w", translate(err))
+		}
+	}
+	return nil
 }

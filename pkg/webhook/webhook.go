@@ -2,10 +2,34 @@
 // must be the SSRF guard's (probe.Guard.Client): webhook URLs are user input and must not reach
 // the private network the notifier runs in.
 //
-// Receivers verify a delivery by computing HMAC-SHA256 over the raw request body with the shared
-// secret (VIGIL_WEBHOOK_SECRET) and comparing it, in constant time, with the hex digest in the
-// X-Vigil-Signature header ("sha256=<hex>"). X-Vigil-Delivery is the same for every retry of one
-// notification, so a receiver can drop the rare duplicate.
+// Deliveries are signed as the Standard Webhooks specification (https://www.standardwebhooks.com)
+// says, so that a receiver can check them with any of its libraries, or with Verify:
+//
+//	webhook-id:        the notification's id, the same for every retry of it (an idempotency key)
+//	webhook-timestamp: when this attempt was sent, in integer Unix seconds
+//	webhook-signature: "v1," and the base64 HMAC-SHA256, under the webhook's secret, of
+//	                   webhook-id + "." + webhook-timestamp + "." + the raw body
+//
+// The signature covers the id and the timestamp with the body, so a receiver that refuses a
+// timestamp outside a few minutes of its clock cannot be made to accept a captured delivery
+// again later, and one that remembers the ids it handled within that window drops a replay
+// within it too (and the rare duplicate of a retried send).
+//
+// Secrets are written "whsec_" and the base64 of 24 to 64 random bytes, as the specification
+// serialises them; the HMAC key is the decoded bytes. A webhook can have a secret of its own;
+// the others are signed with VIGIL_WEBHOOK_SECRET, which may also be any other string, used as
+// its own bytes (its "whsec_" form for a Standard Webhooks library is then "whsec_" + the base64
+// of the string). With neither, deliveries are unsigned and the notifier warns at start.
+//
+// Worked example (TestSignKnownVector checks these values, which are the specification's own
+// Go library's test vector): with the secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, the id
+// msg_p5jXN8AQM9LWM0D4loKWxJek, the timestamp 1614265330 and the body {"test": 2432232314},
+// the signed content is
+//
+//	msg_p5jXN8AQM9LWM0D4loKWxJek.1614265330.{"test": 2432232314}
+//
+// and the header is webhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=
+// docs/webhooks.md shows the receiver's side, in Go and in Python.
 package webhook
 
 import (
@@ -13,36 +37,95 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
-// Header names of a delivery.
+// Header names of a delivery. The three webhook-* ones are Standard Webhooks'.
 const (
-	SignatureHeader = "X-Vigil-Signature"
-	EventHeader     = "X-Vigil-Event"
-	DeliveryHeader  = "X-Vigil-Delivery"
+	IDHeader        = "webhook-id"
+	TimestampHeader = "webhook-timestamp"
+	SignatureHeader = "webhook-signature"
+
+	// EventHeader ("down" or "recovered") and DeliveryHeader (the same value as webhook-id)
+	// are Vigil's own, unsigned, and kept so that receivers that route or deduplicate on them
+	// keep working. The former X-Vigil-Signature (an HMAC of the body alone, with no id or
+	// timestamp, so a captured delivery verified forever) is no longer sent: Vigil has no
+	// release whose receivers would need a transition, and a receiver that still checks it
+	// fails loudly (its non-2xx answers show in the outbox and the delivery metrics) instead
+	// of staying open to replays.
+	EventHeader    = "X-Vigil-Event"
+	DeliveryHeader = "X-Vigil-Delivery"
 )
+
+// SecretPrefix starts a secret in the Standard Webhooks serialisation.
+const SecretPrefix = "whsec_"
+
+// Bounds on a secret's decoded length, from the specification: at least 192 bits, at most 512.
+const (
+	MinSecretBytes = 24
+	MaxSecretBytes = 64
+)
+
+// DefaultTolerance is how far from the receiver's clock Verify accepts a timestamp: the
+// specification's libraries use five minutes.
+const DefaultTolerance = 5 * time.Minute
 
 // maxResponseBytes is how much of a receiver's answer is read (to reuse the connection and to
 // quote it in an error).
 const maxResponseBytes = 64 << 10
 
-// Client posts deliveries.
-type Client struct {
-	http      *http.Client
-	secret    []byte
-	userAgent string
+// ErrSecret is the error of a secret that is not "whsec_" and the base64 of 24 to 64 bytes.
+// Its message never quotes the secret.
+var ErrSecret = fmt.Errorf("webhook: a secret must be %q followed by the base64 of %d to %d random bytes",
+	SecretPrefix, MinSecretBytes, MaxSecretBytes)
+
+// ParseSecret decodes a "whsec_<base64>" secret into its HMAC key.
+func ParseSecret(s string) ([]byte, error) {
+	rest, ok := strings.CutPrefix(s, SecretPrefix)
+	if !ok {
+		return nil, ErrSecret
+	}
+	key, err := base64.StdEncoding.DecodeString(rest)
+	if err != nil || len(key) < MinSecretBytes || len(key) > MaxSecretBytes {
+		return nil, ErrSecret
+	}
+	return key, nil
 }
 
-// New returns a Client that posts with httpClient and signs with secret. An empty secret sends
-// unsigned deliveries; the notifier warns at start when it does.
-func New(httpClient *http.Client, secret string) *Client {
-	return &Client{http: httpClient, secret: []byte(secret), userAgent: "Vigil-Webhook/1"}
+// DefaultKey returns the HMAC key of VIGIL_WEBHOOK_SECRET: the decoded bytes of a "whsec_"
+// secret, or the string's own bytes otherwise (how the variable was used before Standard
+// Webhooks, so existing secrets keep their meaning). Empty means unsigned.
+func DefaultKey(s string) ([]byte, error) {
+	if s == "" || !strings.HasPrefix(s, SecretPrefix) {
+		return []byte(s), nil
+	}
+	return ParseSecret(s)
+}
+
+// Client posts deliveries.
+type Client struct {
+	http       *http.Client
+	defaultKey []byte
+	now        func() time.Time
+	userAgent  string
+}
+
+// New returns a Client that posts with httpClient and signs a delivery without a secret of its
+// own with defaultKey (DefaultKey of VIGIL_WEBHOOK_SECRET; empty: unsigned). now stamps each
+// attempt; time.Now when nil.
+func New(httpClient *http.Client, defaultKey []byte, now func() time.Time) *Client {
+	if now == nil {
+		now = time.Now
+	}
+	return &Client{http: httpClient, defaultKey: defaultKey, now: now, userAgent: "Vigil-Webhook/1"}
 }
 
 // Delivery is one POST.
@@ -50,25 +133,42 @@ type Delivery struct {
 	URL string
 	// Event is "down" or "recovered".
 	Event string
-	// ID identifies the notification across retries.
+	// ID identifies the notification across retries (the outbox row's id). It must not
+	// contain a ".", which separates the signed fields.
 	ID   string
 	Body []byte
+	// Secret is the webhook's own "whsec_" secret, read at send time; empty signs with the
+	// client's default key. It is never logged or quoted in an error.
+	Secret string
 }
 
 // Post sends d and succeeds on any 2xx answer. Any other answer, or no answer, is an error,
 // and the caller retries later.
 func (c *Client) Post(ctx context.Context, d Delivery) error {
+	if d.ID == "" || strings.Contains(d.ID, ".") {
+		return fmt.Errorf("webhook: delivery id %q must be non-empty and without a dot", d.ID)
+	}
+	key := c.defaultKey
+	if d.Secret != "" {
+		var err error
+		if key, err = ParseSecret(d.Secret); err != nil {
+			return err
+		}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
 	if err != nil {
 		return fmt.Errorf("webhook: request to %s: %w", Redact(d.URL), err)
 	}
+	ts := c.now()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
+	req.Header.Set(IDHeader, d.ID)
+	req.Header.Set(TimestampHeader, strconv.FormatInt(ts.Unix(), 10))
+	if len(key) > 0 {
+		req.Header.Set(SignatureHeader, Sign(key, d.ID, ts, d.Body))
+	}
 	req.Header.Set(EventHeader, d.Event)
 	req.Header.Set(DeliveryHeader, d.ID)
-	if len(c.secret) > 0 {
-		req.Header.Set(SignatureHeader, Sign(c.secret, d.Body))
-	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		// url.Error quotes the full URL, which may carry a token in its path or query.
@@ -96,16 +196,51 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// Sign returns the signature header value of body: "sha256=" and the hex HMAC-SHA256.
-func Sign(secret, body []byte) string {
-	m := hmac.New(sha256.New, secret)
+// Sign returns the webhook-signature value of one attempt: "v1," and the base64 HMAC-SHA256
+// under key of id, the Unix timestamp and body joined by dots.
+func Sign(key []byte, id string, ts time.Time, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id + "." + strconv.FormatInt(ts.Unix(), 10) + "."))
 	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
-// Verify reports whether header is body's signature under secret, in constant time.
-func Verify(secret, body []byte, header string) bool {
-	return hmac.Equal([]byte(Sign(secret, body)), []byte(header))
+// Errors of Verify.
+var (
+	ErrMissingHeaders = errors.New("webhook: missing webhook-id, webhook-timestamp or webhook-signature")
+	ErrTimestamp      = errors.New("webhook: webhook-timestamp is outside the tolerance (an old or replayed delivery?)")
+	ErrSignature      = errors.New("webhook: no webhook-signature matches")
+)
+
+// Verify is the receiver's check of a delivery: h are its headers, body its raw body (before
+// any JSON decoding), key the HMAC key (ParseSecret of the webhook's secret), now the
+// receiver's clock. It refuses a timestamp more than tolerance away from now (DefaultTolerance
+// when zero), so a captured delivery cannot be replayed later, and accepts any "v1" signature
+// of the space-separated list that matches, compared in constant time, as secret rotation
+// needs. A receiver should also drop an id it handled within the tolerance.
+func Verify(key []byte, h http.Header, body []byte, now time.Time, tolerance time.Duration) error {
+	if tolerance <= 0 {
+		tolerance = DefaultTolerance
+	}
+	id, rawTS, sigs := h.Get(IDHeader), h.Get(TimestampHeader), h.Get(SignatureHeader)
+	if id == "" || rawTS == "" || sigs == "" {
+		return ErrMissingHeaders
+	}
+	sec, err := strconv.ParseInt(rawTS, 10, 64)
+	if err != nil {
+		return ErrTimestamp
+	}
+	ts := time.Unix(sec, 0)
+	if ts.Before(now.Add(-tolerance)) || ts.After(now.Add(tolerance)) {
+		return ErrTimestamp
+	}
+	want := []byte(Sign(key, id, ts, body))
+	for _, sig := range strings.Fields(sigs) {
+		if hmac.Equal([]byte(sig), want) {
+			return nil
+		}
+	}
+	return ErrSignature
 }
 
 // IsSlack reports whether rawURL is a Slack incoming webhook, which gets a Slack message body
