@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 
@@ -206,11 +207,43 @@ func (ui *UI) page(h func(echo.Context, postgres.Session) error) echo.HandlerFun
 	}
 }
 
-// safeNext keeps a post-login redirect on this site: a path, never a URL or "//host".
+// Bounds and fallback of a post-login redirect target.
+const (
+	// maxNextBytes bounds next; the dashboard's own URLs are far shorter.
+	maxNextBytes = 2048
+	// fallbackNext is where a login goes when next is missing or unsafe: the page "/" would
+	// redirect to anyway.
+	fallbackNext = "/dashboard"
+)
+
+// safeNext keeps a post-login redirect on this site. Browsers parse a Location leniently:
+// they drop tabs and newlines anywhere, read a backslash as a slash, strip leading spaces and
+// controls, and resolve dot segments, "%2e%2e" included, so "/\t/evil.example" becomes
+// "//evil.example", another host. Rather than predict every such rule, safeNext accepts only
+// printable ASCII without spaces or backslashes, which browsers and net/url parse alike, that
+// parses as a bare path; and that path may have no empty segment ("//"), no dot segment, and
+// no backslash or control character once its escapes are decoded, none of which a link of the
+// dashboard ever has. Anything else goes to fallbackNext.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
-		strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
-		return "/dashboard"
+	if next == "" || len(next) > maxNextBytes || next[0] != '/' {
+		return fallbackNext
+	}
+	for i := range len(next) {
+		if c := next[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return fallbackNext
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		strings.ContainsFunc(u.Path, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) {
+		return fallbackNext
+	}
+	segs := strings.Split(u.EscapedPath(), "/")[1:]
+	for i, seg := range segs {
+		seg, err := url.PathUnescape(seg)
+		if err != nil || seg == "." || seg == ".." || seg == "" && i < len(segs)-1 || strings.HasPrefix(seg, "/") {
+			return fallbackNext
+		}
 	}
 	return next
 }
