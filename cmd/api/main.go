@@ -28,6 +28,7 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/httpapi"
 	"github.com/vigil-monitor/vigil/pkg/logging"
 	"github.com/vigil-monitor/vigil/pkg/metrics"
+	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/probe"
 	"github.com/vigil-monitor/vigil/pkg/queue"
@@ -191,8 +192,11 @@ func keys(ctx context.Context, cfg config.API, args []string, stdout, stderr io.
 			return err
 		}
 		n := strings.TrimSpace(*name)
-		if n == "" || len(n) > 200 || fs.NArg() > 0 {
-			return fmt.Errorf("%w: api keys create --name NAME (1 to 200 characters)", cli.ErrUsage)
+		if fs.NArg() > 0 {
+			return fmt.Errorf("%w: api keys create --name NAME", cli.ErrUsage)
+		}
+		if msg := monitor.CheckName(n, 1, monitor.MaxAPIKeyNameChars); msg != "" {
+			return fmt.Errorf("%w: api keys create --name: the name %s", cli.ErrUsage, msg)
 		}
 		k, plain, err := store.Create(ctx, n)
 		if err != nil {

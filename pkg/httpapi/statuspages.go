@@ -54,7 +54,7 @@ func validateStatusPage(p *postgres.StatusPage) error {
 	if !statusSlug.MatchString(p.Slug) {
 		f.add("slug", statusSlugRule)
 	}
-	if msg := checkText(p.Title, 1, maxPageTitleChars); msg != "" {
+	if msg := monitor.CheckName(p.Title, 1, maxPageTitleChars); msg != "" {
 		f.add("title", msg)
 	}
 	if utf8.RuneCountInString(p.Description) > maxPageDescChars || !utf8.ValidString(p.Description) {
@@ -66,7 +66,7 @@ func validateStatusPage(p *postgres.StatusPage) error {
 	total := 0
 	for i, g := range p.Groups {
 		if g.Name != "" {
-			if msg := checkText(g.Name, 1, maxGroupNameChars); msg != "" {
+			if msg := monitor.CheckName(g.Name, 1, maxGroupNameChars); msg != "" {
 				f.add(fmt.Sprintf("groups[%d].name", i), msg)
 			}
 		}

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
 
@@ -199,7 +198,7 @@ func newWebsiteValidator(checkTarget func(*url.URL) error) *websiteValidator {
 // (method, expected_status). It returns a 422 naming every field at fault.
 func (wv *websiteValidator) validate(w *postgres.Website) error {
 	f := fieldErrors{}
-	if msg := checkText(w.Name, 1, maxNameChars); msg != "" {
+	if msg := monitor.CheckName(w.Name, 1, maxNameChars); msg != "" {
 		f.add("name", msg)
 	}
 	if msg := wv.checkURL(w.URL); msg != "" {
@@ -283,20 +282,6 @@ func (wv *websiteValidator) validate(w *postgres.Website) error {
 		f.add("quorum", fmt.Sprintf("must be between 0 (a majority) and the number of regions (at most %d)", maxRegions))
 	}
 	return f.err()
-}
-
-// checkText returns what is wrong with a short human-readable string, or "".
-func checkText(s string, minChars, maxChars int) string {
-	n := utf8.RuneCountInString(s)
-	if n < minChars || n > maxChars || strings.TrimSpace(s) == "" {
-		return fmt.Sprintf("must be %d to %d characters", minChars, maxChars)
-	}
-	for _, r := range s {
-		if r < ' ' || r == 0x7f {
-			return "must not contain control characters"
-		}
-	}
-	return ""
 }
 
 // checkURL returns what is wrong with a check or webhook target, or "".
