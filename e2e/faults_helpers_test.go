@@ -31,6 +31,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/pkg/logging/logtest"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/smtpsink"
 )
@@ -564,7 +565,7 @@ type privateInflux struct {
 	conf string
 	cmd  *exec.Cmd
 	done chan struct{}
-	log  *syncBuffer
+	log  *logtest.Buffer
 }
 
 func startPrivateInflux(t *testing.T) *privateInflux {
@@ -601,7 +602,7 @@ bind-address = %q
 `, rpcAddr, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpAddr)
 	path := filepath.Join(dir, "influxdb.conf")
 	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
-	in := &privateInflux{t: t, URL: "http://" + httpAddr, conf: bin + "\x00" + path, log: &syncBuffer{}}
+	in := &privateInflux{t: t, URL: "http://" + httpAddr, conf: bin + "\x00" + path, log: &logtest.Buffer{}}
 	in.Start()
 	t.Cleanup(func() {
 		in.Stop()

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/pkg/logging/logtest"
 	"github.com/vigil-monitor/vigil/pkg/metrics"
 	"github.com/vigil-monitor/vigil/pkg/postgres/pgtest"
 )
@@ -97,7 +97,7 @@ func NewPlatform(t *testing.T) *Platform {
 type Proc struct {
 	Name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *logtest.Buffer
 	done chan struct{}
 	// exitErr is the process's exit status, set before done is closed.
 	exitErr error
@@ -108,7 +108,7 @@ func (p *Platform) Start(name, bin string, extraEnv []string, args ...string) *P
 	p.t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, bin), args...)
 	cmd.Env = append(append([]string(nil), p.Env...), extraEnv...)
-	out := &syncBuffer{}
+	out := &logtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(p.t, cmd.Start(), "start %s", name)
 	proc := &Proc{Name: name, cmd: cmd, out: out, done: make(chan struct{})}
@@ -221,23 +221,6 @@ func (p *Platform) Do(method, path, body string) (int, []byte) {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(p.t, err)
 	return resp.StatusCode, b
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func randomHex(t *testing.T, n int) string {

@@ -4,7 +4,6 @@
 package canary
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -27,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigil-monitor/vigil/pkg/httpapi"
+	"github.com/vigil-monitor/vigil/pkg/logging/logtest"
 	"github.com/vigil-monitor/vigil/pkg/mail"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/notifier"
@@ -48,24 +48,6 @@ const (
 	influxDB = "vigil_canary_test"
 	region   = "eu"
 )
-
-// logBuffer collects every log line of every component, safe for concurrent writers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func randomHex(t *testing.T) string {
 	var b [6]byte
@@ -97,7 +79,7 @@ func TestCanarySecrets(t *testing.T) {
 		"guessed key":   "vgl_CANARYGUESS" + salt,
 		"webhook key":   "CANARYHOOK" + salt,
 	}
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	// Stores.
