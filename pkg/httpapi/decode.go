@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 )
@@ -44,6 +45,10 @@ func decodeJSON(c echo.Context, dst any) (presence, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, malformed("request body is empty; send a JSON object")
 	}
+	if !utf8.Valid(body) {
+		// encoding/json would replace the bytes silently; say so instead.
+		return nil, malformed(fmt.Sprintf("request body is not valid UTF-8 (byte %d)", invalidUTF8At(body)))
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -55,6 +60,9 @@ func decodeJSON(c echo.Context, dst any) (presence, error) {
 	var present presence
 	if err := json.Unmarshal(body, &present); err != nil || present == nil {
 		return nil, malformed("request body must be a JSON object")
+	}
+	if field := nulField(reflect.ValueOf(dst), ""); field != "" {
+		return nil, invalidField(field, "must not contain NUL characters")
 	}
 	known := jsonFields(reflect.TypeOf(dst))
 	for name := range present {
@@ -135,17 +143,35 @@ func jsonFields(t reflect.Type) map[string]bool {
 	}
 	out := map[string]bool{}
 	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" || !f.IsExported() {
-			continue
+		if name, ok := jsonName(t.Field(i)); ok {
+			out[name] = true
 		}
-		if name == "" {
-			name = f.Name
-		}
-		out[name] = true
 	}
 	return out
+}
+
+// jsonName is the name encoding/json gives a struct field; ok is false for a field it skips.
+func jsonName(f reflect.StructField) (name string, ok bool) {
+	name, _, _ = strings.Cut(f.Tag.Get("json"), ",")
+	if name == "-" || !f.IsExported() {
+		return "", false
+	}
+	if name == "" {
+		name = f.Name
+	}
+	return name, true
+}
+
+// invalidUTF8At returns the offset of the first byte of b that is not valid UTF-8.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
 
 // truncate keeps an echoed client value short and printable.

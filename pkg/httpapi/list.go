@@ -53,7 +53,7 @@ func listParams(c echo.Context) (postgres.ListParams, error) {
 		p.After = cur
 	}
 	p.Query = c.QueryParam("q")
-	if utf8.RuneCountInString(p.Query) > maxQueryChars || strings.ContainsRune(p.Query, 0) {
+	if utf8.RuneCountInString(p.Query) > maxQueryChars {
 		f.add("q", fmt.Sprintf("must be at most %d characters", maxQueryChars))
 	}
 	return p, f.err()

@@ -190,10 +190,12 @@ func (s *Server) register(table []route) error {
 		var mw []echo.MiddlewareFunc
 		switch r.access {
 		case public:
+			// A public path with a malformed parameter is a page that does not exist.
+			mw = append(mw, checkText(http.StatusNotFound))
 		case apiKey:
-			mw = append(mw, s.requireAPIKey)
+			mw = append(mw, s.requireAPIKey, checkText(http.StatusBadRequest))
 		case session:
-			mw = append(mw, s.web.RequireSession)
+			mw = append(mw, s.web.RequireSession, checkText(http.StatusBadRequest))
 		default:
 			return fmt.Errorf("httpapi: route %s has no access policy", key)
 		}

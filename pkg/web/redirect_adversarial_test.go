@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -96,6 +97,13 @@ func TestLoginNextStaysOnSite(t *testing.T) {
 		resp, err := c.Get(s.http.URL + "/login?" + q)
 		require.NoError(t, err)
 		readAll(t, resp)
+		if !utf8.ValidString(next) || strings.ContainsRune(next, 0) {
+			// Text that PostgreSQL could not store never reaches a handler (httpapi's edge
+			// check); no redirect at all is as good.
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			require.Empty(t, resp.Header.Get("Location"))
+			return
+		}
 		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 		require.Equal(t, want, resp.Header.Get("Location"), "GET /login?next=%q with a session", next)
 
