@@ -12,7 +12,8 @@ import (
 )
 
 // ssrfTargets are URLs that literally name an address a check must never reach. loopback says
-// whether the address is in 127.0.0.0/8, which the allow list of the second half opens.
+// whether the address is in 127.0.0.0/8, which the allow list of the second half opens, and
+// is written in a form that resolvers agree on: legacy spellings stay refused.
 // Names that resolve to such addresses pass the API and are refused at dial time: that half is
 // tested in pkg/probe (TestGuardDial, TestDNSRebinding, and TestHTTPProbe's redirect cases).
 var ssrfTargets = []struct {
@@ -21,7 +22,7 @@ var ssrfTargets = []struct {
 }{
 	{"http://127.0.0.1/", true},
 	{"http://127.0.0.1:6379/", true},
-	{"http://127.1/", true},
+	{"http://127.1/", false},
 	{"http://localhost:8080/", true},
 	{"http://[::1]/", false},
 	{"http://10.0.0.1/", false},
@@ -45,11 +46,11 @@ var ssrfTargets = []struct {
 	{"http://[::ffff:10.0.0.1]/", false},
 	{"http://[64:ff9b::a9fe:a9fe]/", false}, // NAT64 of the metadata address
 	{"http://[2002:a9fe:a9fe::]/", false},   // 6to4 of it
-	{"http://2130706433/", true},            // 127.0.0.1 in decimal
-	{"http://0x7f000001/", true},            // in hex
-	{"http://0x7f.0x0.0x0.0x1/", true},
-	{"http://0177.0.0.1/", true}, // in octal
-	{"http://017700000001/", true},
+	{"http://2130706433/", false},           // 127.0.0.1 in decimal
+	{"http://0x7f000001/", false},           // in hex
+	{"http://0x7f.0x0.0x0.0x1/", false},
+	{"http://0177.0.0.1/", false}, // in octal
+	{"http://017700000001/", false},
 	{"http://2852039166/", false}, // 169.254.169.254 in decimal
 	{"http://0xa9fea9fe/", false},
 	{"https://127.0.0.1.:443/", true}, // trailing dot

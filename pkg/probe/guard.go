@@ -200,10 +200,12 @@ func (g *Guard) CheckAddr(a netip.Addr) error {
 }
 
 // CheckURL refuses, without any DNS lookup, a URL that cannot be a check target: a scheme
-// other than http or https, a missing or malformed host, or a host that literally names a
-// refused address, including the legacy IPv4 spellings that resolvers still accept
-// ("2130706433", "0x7f000001", "0177.0.0.1", "127.1") and "localhost". Names that resolve to
-// a refused address pass here and are stopped at dial time.
+// other than http or https, a missing or malformed host, or a host that names a refused
+// address once IDNA has normalised it ("１２７。０。０。１"), "localhost", or a cloud metadata
+// name. IPv4 addresses are accepted in dotted decimal only: the legacy spellings that some
+// resolvers still accept ("2130706433", "0x7f000001", "0177.0.0.1", "127.1") are refused,
+// as blocked when any reading of them is a refused address. Names that resolve to a refused
+// address pass here and are stopped at dial time.
 func (g *Guard) CheckURL(u *url.URL) error {
 	if u == nil {
 		return fmt.Errorf("probe: no URL: %w", ErrInvalidURL)
@@ -219,36 +221,42 @@ func (g *Guard) CheckURL(u *url.URL) error {
 	return g.checkHost(u.Hostname())
 }
 
+// checkHost judges a URL's host as a resolver will receive it: an IPv6 literal as the
+// address, anything else after IDNA normalisation (normalizeHost), as a dotted-decimal IPv4
+// address, a number in another form (checkNumericHost) or a name.
 func (g *Guard) checkHost(host string) error {
-	h := strings.ToLower(host)
-	h = strings.TrimSuffix(h, ".")
-	if h == "" {
+	if host == "" {
 		return fmt.Errorf("probe: URL has no host: %w", ErrInvalidURL)
 	}
-	if a, err := netip.ParseAddr(h); err == nil {
-		return g.CheckAddr(a)
-	}
-	if strings.ContainsAny(h, ":%[]") {
-		return fmt.Errorf("probe: host is not a valid address: %w", ErrInvalidURL)
-	}
-	a, numeric, ok := parseLegacyIPv4(h)
-	if ok {
-		return g.CheckAddr(a)
-	}
-	if numeric {
-		// Ends in a number but is no IPv4 address ("1.2.3.4.5", "999.1.1.1"): browsers
-		// refuse such hosts and resolvers disagree about them.
-		return fmt.Errorf("probe: host is neither a name nor an IPv4 address: %w", ErrInvalidURL)
-	}
-	for i := 0; i < len(h); i++ {
-		if c := h[i]; c <= ' ' || c == 0x7f || c == '/' || c == '\\' || c == '@' {
-			return fmt.Errorf("probe: host has an invalid character: %w", ErrInvalidURL)
+	if strings.Contains(host, ":") {
+		a, err := netip.ParseAddr(host)
+		if err != nil {
+			return fmt.Errorf("probe: host is not a valid address: %w", ErrInvalidURL)
 		}
+		return g.CheckAddr(a)
+	}
+	h, err := normalizeHost(host)
+	if err != nil {
+		return err
+	}
+	if a, err := netip.ParseAddr(h); err == nil && a.Is4() {
+		return g.CheckAddr(a)
+	}
+	if lastPartNumeric(h) {
+		return g.checkNumericHost(h)
+	}
+	if !validName(h) {
+		return fmt.Errorf("probe: host has an invalid character: %w", ErrInvalidURL)
 	}
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
 		// RFC 6761: these names always mean the loopback interface.
 		if err := g.CheckAddr(loopback4); err != nil {
 			return fmt.Errorf("probe: localhost: %w", err)
+		}
+	}
+	if isMetadataHost(h) {
+		if err := g.CheckAddr(metadataAddr); err != nil {
+			return fmt.Errorf("probe: %s names the cloud metadata service: %w", h, err)
 		}
 	}
 	return nil
