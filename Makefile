@@ -17,7 +17,7 @@ test: stack
 ## test-faults: only the fault-injection suite (docs/reliability.md), printing its MEASURE lines;
 ## VIGIL_FAULTS_FULL=1 runs the long versions (a 60 s InfluxDB outage, workers away for 2 min)
 test-faults: stack
-	$(GO) test -count=1 -timeout 20m -v -run '^TestFault' ./e2e/
+	$(GO) test -count=1 -timeout 20m -v -run '^(TestFault|TestAdversarial)' ./e2e/
 
 ## screenshots: refresh docs/screenshots from the browser tests
 screenshots: stack

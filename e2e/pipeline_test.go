@@ -165,7 +165,9 @@ func TestPipeline(t *testing.T) {
 	target := newFlipTarget(t)
 	const (
 		interval = 10 * time.Second
-		retry    = 2 * time.Second
+		// The shortest retry an install allows: the minimum interval (issue 11) bounds
+		// confirmation retries too.
+		retry    = 10 * time.Second
 		confirmN = 2
 	)
 	added := time.Now()
@@ -232,8 +234,8 @@ func TestPipeline(t *testing.T) {
 	blip := newFlipTarget(t)
 	code, body = p.Do(http.MethodPost, "/websites", fmt.Sprintf(`{
 		"name": "blippy", "url": %q, "interval_seconds": 10, "timeout_ms": 1000, "regions": ["eu"],
-		"retry_interval_seconds": 2, "confirmations_down": 2, "alert_emails": ["blip@example.com"]}`,
-		blip.srv.URL+"/"))
+		"retry_interval_seconds": %d, "confirmations_down": 2, "alert_emails": ["blip@example.com"]}`,
+		blip.srv.URL+"/", int(retry.Seconds())))
 	require.Equal(t, http.StatusCreated, code, string(body))
 	var blipSite struct {
 		ID string `json:"id"`
@@ -247,7 +249,7 @@ func TestPipeline(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return p.monitorItem(blipSite.ID).regionOutcomes(failedAt)["eu"] == "down"
 	}, interval+2*time.Second, 50*time.Millisecond, "one failed check")
-	blip.set("ok") // before the retry, 2 s after the failure
+	blip.set("ok") // before the retry
 	recoveredAt := time.Now()
 	require.Eventually(t, func() bool {
 		return p.monitorItem(blipSite.ID).regionOutcomes(recoveredAt)["eu"] == "up"
