@@ -87,10 +87,53 @@ func (r *RegionKeys) unlink(ctx context.Context, keys []string) (int, error) {
 	return n, nil
 }
 
-// Regions returns the names of the regions that have a check stream, a dead-letter stream or a
-// marker in Redis. It scans the whole key space under the prefix, so it is meant for start-up,
-// not for a loop.
+// Regions returns the names of the regions that hold something in Redis: queued or
+// dead-lettered jobs, or a marker. A region whose only key is an empty check stream is left
+// out: that is a worker waiting for its region to be created (a worker creates its stream and
+// group when it starts), and it holds nothing to protect. Regions scans the whole key space
+// under the prefix, so it is meant for start-up, not for a loop.
 func (r *RegionKeys) Regions(ctx context.Context) ([]string, error) {
+	all, err := r.regionsWithKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, region := range all {
+		holds, err := r.holds(ctx, region)
+		if err != nil {
+			return nil, err
+		}
+		if holds {
+			out = append(out, region)
+		}
+	}
+	return out, nil
+}
+
+// holds reports whether region has a queued job, a dead letter or a marker. Each key is asked
+// about in a command of its own, as in unlink.
+func (r *RegionKeys) holds(ctx context.Context, region string) (bool, error) {
+	k := r.keys
+	cmds, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.XLen(ctx, k.Checks(region))
+		for _, key := range []string{k.DeadLetter(region), k.Pending(region), k.LastDue(region), k.Retry(region)} {
+			p.Exists(ctx, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("queue: inspect region %s: %w", region, err)
+	}
+	for _, c := range cmds {
+		if c.(*redis.IntCmd).Val() > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// regionsWithKeys returns the names of the regions that have any key of their own in Redis.
+func (r *RegionKeys) regionsWithKeys(ctx context.Context) ([]string, error) {
 	k := r.keys
 	kinds := []string{k.Checks(""), k.DeadLetter(""), k.Pending(""), k.LastDue(""), k.Retry("")}
 	seen := map[string]bool{}

@@ -28,6 +28,8 @@ func TestStartupSweepsOrphanedRegions(t *testing.T) {
 			Values: []any{queue.JobField, `{"headers":{"Authorization":"Bearer hunter2"}}`}}).Err())
 		require.NoError(t, rdb.XGroupCreate(ctx, keys.Checks(region), queue.Group, "0").Err())
 	}
+	// A worker started for a region not created yet: an empty stream with its group.
+	require.NoError(t, rdb.XGroupCreateMkStream(ctx, keys.Checks("soon"), queue.Group, "0").Err())
 	require.NoError(t, rdb.HSet(ctx, keys.LastDue("gone"), "w1", "1").Err())
 	require.NoError(t, rdb.ZAdd(ctx, keys.Retry("gone"), redis.Z{Score: 1, Member: "w1"}).Err())
 
@@ -45,6 +47,10 @@ func TestStartupSweepsOrphanedRegions(t *testing.T) {
 		return strings.Contains(logs.String(), `"region":"gone","keys":3`)
 	}, 10*time.Second, 20*time.Millisecond, "the removal is logged:\n%s", logs.String())
 	require.EqualValues(t, 1, streamLenOf(t, rdb, keys.Checks("eu")), "an existing region's stream stays")
+	groups, err := rdb.XInfoGroups(ctx, keys.Checks("soon")).Result()
+	require.NoError(t, err, "a waiting worker's empty stream stays")
+	require.Len(t, groups, 1, "with its group")
+	require.NotContains(t, logs.String(), `"region":"soon"`)
 	require.NotContains(t, logs.String(), "hunter2")
 }
 
