@@ -191,11 +191,11 @@ func (s *Server) register(table []route) error {
 		switch r.access {
 		case public:
 			// A public path with a malformed parameter is a page that does not exist.
-			mw = append(mw, checkText(http.StatusNotFound))
+			mw = append(mw, checkText(http.StatusNotFound, true))
 		case apiKey:
-			mw = append(mw, s.requireAPIKey, checkText(http.StatusBadRequest))
+			mw = append(mw, s.requireAPIKey, checkText(http.StatusBadRequest, false))
 		case session:
-			mw = append(mw, s.web.RequireSession, checkText(http.StatusBadRequest))
+			mw = append(mw, s.web.RequireSession, checkText(http.StatusBadRequest, true))
 		default:
 			return fmt.Errorf("httpapi: route %s has no access policy", key)
 		}

@@ -25,11 +25,14 @@ func goodText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRu
 // URL-encoded form and each path parameter must follow badTextRule, whatever the handler
 // does with it. A bad query or form value is a 400 naming it. A bad path parameter is a 400
 // as well, or a 404 on a public route (pathStatus), where it names a page that cannot
-// exist. JSON bodies are checked where they are decoded (decodeJSON).
-func checkText(pathStatus int) echo.MiddlewareFunc {
+// exist. JSON bodies are checked where they are decoded (decodeJSON). Forms are read only
+// where forms are posted (forms: the dashboard's pages and login): the REST API's bodies are
+// JSON whatever their Content-Type says (curl -d sends a form type), and reading one as a form
+// would consume it.
+func checkText(pathStatus int, forms bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if err := badQueryOrForm(c); err != nil {
+			if err := badQueryOrForm(c, forms); err != nil {
 				return err
 			}
 			for i, name := range c.ParamNames() {
@@ -62,12 +65,12 @@ func decodedParam(c echo.Context, v string) string {
 	return v
 }
 
-// badQueryOrForm returns a 400 naming the first query parameter or form field that breaks
-// badTextRule, in name order, or nil. Only URL-encoded forms are read here: the dashboard's
-// login and logout are the only forms, and every other body is JSON.
-func badQueryOrForm(c echo.Context) error {
+// badQueryOrForm returns a 400 naming the first query parameter or, with forms, form field
+// that breaks badTextRule, in name order, or nil. Only URL-encoded forms are read: the
+// dashboard's login and logout are the only forms.
+func badQueryOrForm(c echo.Context, forms bool) error {
 	values := []map[string][]string{c.QueryParams()}
-	if strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEApplicationForm) {
+	if forms && strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEApplicationForm) {
 		form, err := c.FormParams()
 		if err != nil {
 			return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: "malformed form body"}

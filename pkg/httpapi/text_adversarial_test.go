@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -136,4 +137,23 @@ func TestJSONNulRefused(t *testing.T) {
 	code, _ := r.Err(t)
 	require.Equal(t, CodeMalformedJSON, code)
 	require.Equal(t, "", a.do("GET", "/status-pages/"+page, "").JSON(t)["description"])
+}
+
+// The REST API reads JSON whatever Content-Type a client sends: `curl -d`, which the README's
+// first session uses, labels its body as a form. The text check must neither consume such a
+// body nor judge it as a form, where an escape like "%00" inside a JSON string would decode
+// to NUL.
+func TestJSONBodyLabelledAsAForm(t *testing.T) {
+	t.Parallel()
+	a := newTestAPI(t)
+	body := `{"name":"curl -d","url":"https://example.com/?q=%00%ff","interval_seconds":60}`
+	// Served without the contract check: the spec describes the JSON type that clients should
+	// send, and this is the leniency towards those that do not.
+	req := httptest.NewRequest(http.MethodPost, "/websites", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	a.srv.Handler().ServeHTTP(rec, req)
+	require.Equal(t, http.StatusCreated, rec.Code, "%s", rec.Body)
+	require.Contains(t, rec.Body.String(), `"name":"curl -d"`)
 }
