@@ -101,6 +101,9 @@ func (g *Guard) checkNumericHost(h string) error {
 		// "1.2.3.4.5", "999.1.1.1": browsers refuse such hosts.
 		return fmt.Errorf("probe: host is neither a name nor an IPv4 address: %w", ErrInvalidURL)
 	}
+	if decOK && dec != legacy {
+		return fmt.Errorf("probe: host %q is an IPv4 address in a non-standard form that resolvers read as %s or as %s; write the one meant in dotted decimal: %w", h, legacy, dec, ErrInvalidURL)
+	}
 	return fmt.Errorf("probe: host %q is an IPv4 address in a non-standard form; write it as %s: %w", h, legacy, ErrInvalidURL)
 }
 
