@@ -23,3 +23,13 @@ func New(w io.Writer, role string, o config.Observability) *slog.Logger {
 	}
 	return slog.New(h).With("role", role)
 }
+
+// Close calls close, which ends something that was only read (a response body after its
+// answer was judged), and logs a failure at debug level as "close <what>" with args. Such a
+// failure changes no result, so there is no error to return, but an operator chasing leaked
+// connections can see it. log may be nil.
+func Close(log *slog.Logger, what string, close func() error, args ...any) {
+	if err := close(); err != nil && log != nil {
+		log.Debug("close "+what, append(args[:len(args):len(args)], "err", err)...)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptrace"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vigil-monitor/vigil/pkg/logging"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 )
 
@@ -32,6 +34,7 @@ type HTTP struct {
 	now       func() time.Time
 	userAgent string
 	statuses  statusCache
+	log       *slog.Logger
 }
 
 // HTTPOption changes how an HTTP prober works; the defaults suit production.
@@ -41,6 +44,7 @@ type httpConfig struct {
 	rootCAs   *x509.CertPool
 	now       func() time.Time
 	userAgent string
+	log       *slog.Logger
 }
 
 // WithRootCAs makes the prober trust pool instead of the system roots (tests trust
@@ -57,6 +61,12 @@ func WithClock(now func() time.Time) HTTPOption {
 // WithUserAgent replaces the default User-Agent.
 func WithUserAgent(ua string) HTTPOption {
 	return func(c *httpConfig) { c.userAgent = ua }
+}
+
+// WithLogger sets the logger for what does not change a verdict, such as a response body that
+// fails to close; by default nothing is logged.
+func WithLogger(l *slog.Logger) HTTPOption {
+	return func(c *httpConfig) { c.log = l }
 }
 
 // NewHTTP returns a prober whose every connection passes g. A nil g refuses every
@@ -84,6 +94,7 @@ func NewHTTP(g *Guard, opts ...HTTPOption) *HTTP {
 		},
 		now:       cfg.now,
 		userAgent: cfg.userAgent,
+		log:       cfg.log,
 	}
 }
 
@@ -162,7 +173,7 @@ func (p *HTTP) Probe(ctx context.Context, job monitor.Job) (res monitor.Result) 
 		res.Phases = tr.phases(p.now())
 		return classify(ctx, pctx, res, err, req.URL.Hostname(), tr.stage())
 	}
-	defer resp.Body.Close()
+	defer logging.Close(p.log, "response body", resp.Body.Close, "website_id", job.WebsiteID, "region", job.Region)
 	res.StatusCode = resp.StatusCode
 	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
 		res.CertExpiry = resp.TLS.PeerCertificates[0].NotAfter
