@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -34,18 +35,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	fs := flag.NewFlagSet("vigil-healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	var usageErr error
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: vigil-healthcheck [-timeout 3s] [URL]")
-		fmt.Fprintln(stderr, "GETs URL and exits 0 on a 2xx answer, 1 otherwise.")
-		fmt.Fprintln(stderr, "Default URL: http://127.0.0.1:<port of VIGIL_METRICS_ADDR>/healthz")
+		var b strings.Builder
+		b.WriteString("usage: vigil-healthcheck [-timeout 3s] [URL]\n" +
+			"GETs URL and exits 0 on a 2xx answer, 1 otherwise.\n" +
+			"Default URL: http://127.0.0.1:<port of VIGIL_METRICS_ADDR>/healthz\n")
+		fs.SetOutput(&b)
 		fs.PrintDefaults()
+		fs.SetOutput(stderr)
+		_, usageErr = io.WriteString(stderr, b.String())
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return errors.Join(err, usageErr)
 	}
 	if fs.NArg() > 1 {
 		fs.Usage()
-		return errors.New("at most one URL")
+		return errors.Join(errors.New("at most one URL"), usageErr)
 	}
 	url := fs.Arg(0)
 	if url == "" {
@@ -70,7 +76,7 @@ func defaultURL(addr string) (string, error) {
 	return "http://" + net.JoinHostPort("127.0.0.1", port) + "/healthz", nil
 }
 
-func check(ctx context.Context, url string, timeout time.Duration) error {
+func check(ctx context.Context, url string, timeout time.Duration) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -81,7 +87,7 @@ func check(ctx context.Context, url string, timeout time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("get %s: %w", url, err)
 	}
-	defer resp.Body.Close()
+	defer func() { err = errors.Join(err, resp.Body.Close()) }()
 	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)); err != nil {
 		return fmt.Errorf("read %s: %w", url, err)
 	}

@@ -5,6 +5,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -34,11 +35,15 @@ func Migrate(ctx context.Context, conn *pgx.Conn) error {
 }
 
 // MigrateURL opens one connection to databaseURL, migrates and closes it.
-func MigrateURL(ctx context.Context, databaseURL string) error {
+func MigrateURL(ctx context.Context, databaseURL string) (err error) {
 	conn, err := pgx.Connect(ctx, databaseURL)
 	if err != nil {
 		return fmt.Errorf("postgres: connect: %w", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() {
+		if cerr := conn.Close(context.WithoutCancel(ctx)); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("postgres: close migration connection: %w", cerr))
+		}
+	}()
 	return Migrate(ctx, conn)
 }

@@ -3,6 +3,7 @@ package tsdb
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -119,13 +120,14 @@ func (r *Reader) source(start, stop time.Time, ids []string, region string, fiel
 		fluxString(r.bucket), fluxTime(start), fluxTime(stop), pred)
 }
 
-// run executes flux and calls fn with each record.
-func (r *Reader) run(ctx context.Context, flux string, fn func(*query.FluxRecord) error) error {
+// run executes flux and calls fn with each record. A result that fails to close is an error
+// too: the answer may not have been read to its end.
+func (r *Reader) run(ctx context.Context, flux string, fn func(*query.FluxRecord) error) (err error) {
 	res, err := r.q.Query(ctx, flux)
 	if err != nil {
 		return err
 	}
-	defer res.Close()
+	defer func() { err = errors.Join(err, res.Close()) }()
 	for res.Next() {
 		if err := fn(res.Record()); err != nil {
 			return err

@@ -144,7 +144,7 @@ type Delivery struct {
 
 // Post sends d and succeeds on any 2xx answer. Any other answer, or no answer, is an error,
 // and the caller retries later.
-func (c *Client) Post(ctx context.Context, d Delivery) error {
+func (c *Client) Post(ctx context.Context, d Delivery) (err error) {
 	if d.ID == "" || strings.Contains(d.ID, ".") {
 		return fmt.Errorf("webhook: delivery id %q must be non-empty and without a dot", d.ID)
 	}
@@ -174,7 +174,9 @@ func (c *Client) Post(ctx context.Context, d Delivery) error {
 		// url.Error quotes the full URL, which may carry a token in its path or query.
 		return fmt.Errorf("webhook: post to %s: %w", Redact(d.URL), unwrapURLError(err))
 	}
-	defer resp.Body.Close()
+	// A body that fails to close fails the attempt: the retry carries the same delivery id,
+	// on which receivers deduplicate.
+	defer func() { err = errors.Join(err, resp.Body.Close()) }()
 	snippet, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
 		return fmt.Errorf("webhook: read answer of %s: %w", Redact(d.URL), err)

@@ -40,7 +40,7 @@ func Keys(t testing.TB) queue.Keys {
 	keys := queue.Keys{Prefix: "test-" + hex.EncodeToString(b[:])}
 	t.Cleanup(func() {
 		rdb := redis.NewClient(&redis.Options{Addr: Addr()})
-		defer rdb.Close()
+		defer func() { require.NoError(t, rdb.Close()) }()
 		ctx := context.Background()
 		iter := rdb.Scan(ctx, 0, keys.Prefix+":*", 1000).Iterator()
 		var batch []string
