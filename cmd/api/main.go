@@ -202,9 +202,11 @@ func keys(ctx context.Context, cfg config.API, args []string, stdout, stderr io.
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "created key %s (%s); it is shown once, store it now:\n", k.ID, k.Name)
-		fmt.Fprintln(stdout, plain)
-		return nil
+		if _, err := fmt.Fprintf(stderr, "created key %s (%s); it is shown once, store it now:\n", k.ID, k.Name); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, plain)
+		return err
 	case "list":
 		if len(args) != 1 {
 			return fmt.Errorf("%w: api keys list", cli.ErrUsage)
@@ -214,10 +216,14 @@ func keys(ctx context.Context, cfg config.API, args []string, stdout, stderr io.
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tCREATED\tLAST USED\tREVOKED")
+		if _, err := fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tCREATED\tLAST USED\tREVOKED"); err != nil {
+			return err
+		}
 		for _, k := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Prefix,
-				k.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(k.LastUsedAt), timeOrDash(k.RevokedAt))
+			if _, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Prefix,
+				k.CreatedAt.UTC().Format(time.RFC3339), timeOrDash(k.LastUsedAt), timeOrDash(k.RevokedAt)); err != nil {
+				return err
+			}
 		}
 		return tw.Flush()
 	case "revoke":
@@ -227,8 +233,8 @@ func keys(ctx context.Context, cfg config.API, args []string, stdout, stderr io.
 		if err := store.Revoke(ctx, args[1]); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "revoked key %s\n", args[1])
-		return nil
+		_, err := fmt.Fprintf(stderr, "revoked key %s\n", args[1])
+		return err
 	}
 	return fmt.Errorf("%w: unknown command \"keys %s\" (create, list or revoke)", cli.ErrUsage, args[0])
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/vigil-monitor/vigil/pkg/config"
@@ -28,29 +29,41 @@ func Main(name string, run Run) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	os.Exit(exitCode(name, err, os.Stderr))
+	code, msg := exitCode(name, err)
+	if msg != "" {
+		// The last word: if stderr cannot take it, the exit status still tells.
+		fmt.Fprint(os.Stderr, msg)
+	}
+	os.Exit(code)
 }
 
-func exitCode(name string, err error, stderr io.Writer) int {
+// exitCode is the exit status for err and the line to print on stderr before exiting.
+func exitCode(name string, err error) (int, string) {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
+		return 0, ""
 	case errors.Is(err, ErrUsage):
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
-		return 2
+		return 2, fmt.Sprintf("%s: %v\n", name, err)
 	default:
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
-		return 1
+		return 1, fmt.Sprintf("%s: %v\n", name, err)
 	}
 }
 
 // Parse parses args with fs, whose flags the caller has defined. On -h or --help it prints
 // head, the flags if there are any, and the environment variables cfg reads (config.Usage), and
-// returns flag.ErrHelp.
+// returns flag.ErrHelp. Help that cannot be printed is an error instead.
 func Parse(fs *flag.FlagSet, head string, cfg any, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
-	fs.Usage = func() { Usage(fs, head, cfg, stdout, stderr) }
-	return fs.Parse(args)
+	var usageErr error
+	fs.Usage = func() { usageErr = Usage(fs, head, cfg, stdout, stderr) }
+	err := fs.Parse(args)
+	if usageErr != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			err = nil
+		}
+		return errors.Join(err, fmt.Errorf("print usage: %w", usageErr))
+	}
+	return err
 }
 
 // Setup is the start of every binary with no subcommands: Parse, a refusal of stray
@@ -65,19 +78,22 @@ func Setup(fs *flag.FlagSet, head string, cfg any, args []string, stdout, stderr
 	return config.Load(cfg)
 }
 
-// Usage prints what Parse prints on --help; a binary with subcommands calls it for `help`.
-func Usage(fs *flag.FlagSet, head string, cfg any, stdout, stderr io.Writer) {
-	fmt.Fprintln(stdout, head)
+// Usage prints what Parse prints on --help to stdout; stderr is where fs writes otherwise.
+func Usage(fs *flag.FlagSet, head string, cfg any, stdout, stderr io.Writer) error {
+	var b strings.Builder
+	b.WriteString(head + "\n")
 	hasFlags := false
 	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
 	if hasFlags {
-		fmt.Fprintln(stdout, "\nFlags:")
-		fs.SetOutput(stdout)
+		b.WriteString("\nFlags:\n")
+		fs.SetOutput(&b)
 		fs.PrintDefaults()
 		fs.SetOutput(stderr)
 	}
-	fmt.Fprintln(stdout, "\nEnvironment:")
-	if err := config.Usage(stdout, cfg); err != nil {
-		fmt.Fprintln(stderr, err)
+	b.WriteString("\nEnvironment:\n")
+	if err := config.Usage(&b, cfg); err != nil {
+		return err
 	}
+	_, err := io.WriteString(stdout, b.String())
+	return err
 }

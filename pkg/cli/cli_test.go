@@ -27,9 +27,9 @@ func TestExitCode(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var stderr bytes.Buffer
-			require.Equal(t, tc.code, exitCode("tool", tc.err, &stderr))
-			require.Equal(t, tc.out, stderr.String())
+			code, out := exitCode("tool", tc.err)
+			require.Equal(t, tc.code, code)
+			require.Equal(t, tc.out, out)
 		})
 	}
 }

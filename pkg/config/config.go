@@ -81,13 +81,17 @@ func Usage(w io.Writer, cfg any) error {
 	help := map[string]string{}
 	collectHelp(reflect.TypeOf(cfg), help)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
+	if _, err := fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING"); err != nil {
+		return fmt.Errorf("config: usage: %w", err)
+	}
 	for _, p := range params {
 		def := p.DefaultValue
 		if !p.HasDefaultValue {
 			def = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Key, def, help[p.Key])
+		if _, err := fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Key, def, help[p.Key]); err != nil {
+			return fmt.Errorf("config: usage: %w", err)
+		}
 	}
 	return tw.Flush()
 }

@@ -144,7 +144,7 @@ func hashFS(fsys fs.FS) (string, error) {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(h, "%s\x00%d\x00", p, len(b))
+		h.Write(fmt.Appendf(nil, "%s\x00%d\x00", p, len(b))) // a hash.Hash never fails a write
 		h.Write(b)
 		return nil
 	})
