@@ -468,7 +468,6 @@ func slowTarget(t *testing.T, delay time.Duration) string {
 // switchTarget is a local HTTP target whose answer the test switches between 200 and 503.
 type switchTarget struct {
 	URL  string
-	down chan bool
 	mu   sync.Mutex
 	fail bool
 }

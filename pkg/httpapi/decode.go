@@ -18,16 +18,11 @@ import (
 // MaxBodyBytes bounds every request body (middleware.BodyLimit answers 413 beyond it).
 const MaxBodyBytes = 1 << 20
 
-// presence tells which top-level fields a JSON object carried, and which of them were null,
-// so that PATCH can tell "leave alone" (absent) from "reset to the default" (null).
+// presence tells which top-level fields a JSON object carried, so that PATCH can tell "leave
+// alone" (absent) from "reset to the default" (null, which the pointer fields show).
 type presence map[string]json.RawMessage
 
 func (p presence) has(field string) bool { _, ok := p[field]; return ok }
-
-func (p presence) isNull(field string) bool {
-	raw, ok := p[field]
-	return ok && bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
-}
 
 // decodeJSON reads the body into dst (a pointer to a struct with json tags). It refuses
 // malformed JSON, a body that is not one object, unknown fields (including a known name in the

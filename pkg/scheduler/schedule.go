@@ -329,14 +329,6 @@ func (s *schedule) popDue(now int64, max int, fn func(p int32, due int64)) int {
 	return n
 }
 
-// nextDue is the earliest due time held, or false if the schedule is empty.
-func (s *schedule) nextDue() (int64, bool) {
-	if len(s.heap) == 0 {
-		return 0, false
-	}
-	return s.heap[0].due, true
-}
-
 // The heap keeps each pair's position in pair.heapPos, so that a pair can be rescheduled or
 // removed in O(log n) without stale entries.
 
