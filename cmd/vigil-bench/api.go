@@ -89,7 +89,7 @@ func (b *bench) apiSection(ctx context.Context, s *section) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
+	defer b.cleanup("api", closeConn(conn))
 	if _, err := conn.Exec(ctx, `INSERT INTO regions (name) VALUES ($1)`, benchRegion); err != nil {
 		return err
 	}
@@ -233,7 +233,7 @@ func (b *bench) apiSection(ctx context.Context, s *section) error {
 	if err != nil {
 		return err
 	}
-	defer api.stop(15 * time.Second)
+	defer b.stop("api", api, 15*time.Second)
 	for _, r := range routes {
 		b.logf("api: %s", r.path)
 		d := sz.apiPerRoute
@@ -332,7 +332,7 @@ func loadRoute(ctx context.Context, u, key string, r *routeResult, serial, clien
 			return 0, err
 		}
 		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		err = errors.Join(err, resp.Body.Close())
 		took := time.Since(t0)
 		if err != nil {
 			return 0, err
@@ -393,7 +393,7 @@ func loadRoute(ctx context.Context, u, key string, r *routeResult, serial, clien
 }
 
 // influxWrite posts line protocol to a 1.8 database.
-func (b *bench) influxWrite(ctx context.Context, db, body string) error {
+func (b *bench) influxWrite(ctx context.Context, db, body string) (err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.o.influx+"/write?precision=ns&db="+url.QueryEscape(db), strings.NewReader(body))
 	if err != nil {
 		return err
@@ -402,7 +402,7 @@ func (b *bench) influxWrite(ctx context.Context, db, body string) error {
 	if err != nil {
 		return fmt.Errorf("influxdb write: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { err = errors.Join(err, resp.Body.Close()) }()
 	if resp.StatusCode != http.StatusNoContent {
 		msg, err := io.ReadAll(resp.Body)
 		if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -33,7 +34,7 @@ const (
 // flipTarget answers 200 for /d/N until N's outage time, then 503.
 type flipTarget struct {
 	downAt []atomic.Int64 // unix nanos; 0 means up
-	hits   []atomic.Int64 // answers given while up
+	hits   []atomic.Int64 // answers written in full while up
 }
 
 func (f *flipTarget) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -46,8 +47,9 @@ func (f *flipTarget) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "outage", http.StatusServiceUnavailable)
 		return
 	}
-	f.hits[i].Add(1)
-	io.WriteString(w, targetBody)
+	if _, err := io.WriteString(w, targetBody); err == nil {
+		f.hits[i].Add(1)
+	}
 }
 
 // detectionSection is issue 8's third measurement: targets go down, and the harness times the
@@ -71,21 +73,25 @@ func (b *bench) detectionSection(ctx context.Context, s *section) error {
 	if err != nil {
 		return err
 	}
-	defer sink.Close()
+	defer b.cleanup("detection", sink.Close)
 	target := &flipTarget{downAt: make([]atomic.Int64, n), hits: make([]atomic.Int64, n)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{Handler: target, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			b.logf("detection: target: %v", err)
+		}
+	}()
+	defer b.cleanup("detection", srv.Close)
 
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
+	defer b.cleanup("detection", closeConn(conn))
 	if _, err := conn.Exec(ctx, `INSERT INTO regions (name) VALUES ($1)`, benchRegion); err != nil {
 		return err
 	}

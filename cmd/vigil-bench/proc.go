@@ -62,14 +62,12 @@ func procMem(pid int) (rssKB, hwmKB int64) {
 	if pid > 0 {
 		path = fmt.Sprintf("/proc/%d/status", pid)
 	}
-	f, err := os.Open(path)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return 0, 0
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
+	for line := range strings.Lines(string(raw)) {
+		k, v, ok := strings.Cut(line, ":")
 		if !ok {
 			continue
 		}
@@ -177,41 +175,49 @@ func startProc(name, bin string, args, env []string, logDir string, onLine func(
 	cmd.Stdout = lf
 	var pw *io.PipeWriter
 	var lines sync.WaitGroup
+	var logErr error
 	if onLine != nil {
 		var pr *io.PipeReader
 		pr, pw = io.Pipe()
 		cmd.Stderr = pw
-		lines.Go(func() {
-			sc := bufio.NewScanner(pr)
-			sc.Buffer(make([]byte, 64<<10), 1<<20)
-			for sc.Scan() {
-				fmt.Fprintln(lf, sc.Text())
-				onLine(sc.Text())
-			}
-			// Keep draining after a too-long line, so that the child never blocks on a write.
-			_, err := io.Copy(lf, pr)
-			if err != nil {
-				fmt.Fprintf(lf, "vigil-bench: copy log: %v\n", err)
-			}
-		})
+		lines.Go(func() { logErr = copyLines(lf, pr, onLine) })
 	} else {
 		cmd.Stderr = lf
 	}
 	if err := cmd.Start(); err != nil {
-		lf.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
+		return nil, errors.Join(fmt.Errorf("start %s: %w", name, err), lf.Close())
 	}
 	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		if pw != nil {
-			pw.Close()
+			p.err = errors.Join(p.err, pw.Close())
 			lines.Wait()
 		}
-		lf.Close()
+		// A log that was not written in full is part of how the process ended.
+		p.err = errors.Join(p.err, logErr, lf.Close())
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// copyLines copies r to w line by line, showing each line to onLine, and keeps draining r
+// after a line too long to scan, so that the child writing r never blocks. It returns the
+// first failed write or read.
+func copyLines(w io.Writer, r io.Reader, onLine func(string)) error {
+	var err error
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if _, werr := fmt.Fprintln(w, sc.Text()); werr != nil && err == nil {
+			err = fmt.Errorf("write log: %w", werr)
+		}
+		onLine(sc.Text())
+	}
+	if _, cerr := io.Copy(w, r); cerr != nil && err == nil {
+		err = fmt.Errorf("copy log: %w", cerr)
+	}
+	return err
 }
 
 func (p *proc) pid() int { return p.cmd.Process.Pid }
@@ -269,11 +275,9 @@ func waitHTTP(ctx context.Context, p *proc, url string, timeout time.Duration) e
 			return err
 		}
 		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		// An answer whose body does not close cleanly is no sign of readiness yet.
+		if err == nil && resp.Body.Close() == nil && resp.StatusCode == http.StatusOK {
+			return nil
 		}
 		if ok, perr := p.exited(); ok {
 			return fmt.Errorf("%s exited (%v) before %s answered: %s", p.name, perr, url, p.tail())
@@ -304,7 +308,7 @@ func freeAddr() (string, error) {
 
 // scrape reads a Prometheus text page: each series under its full name (with its labels as
 // exposed), and each metric summed over its labels under its bare name.
-func scrape(ctx context.Context, url string) (map[string]float64, error) {
+func scrape(ctx context.Context, url string) (_ map[string]float64, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
@@ -313,7 +317,7 @@ func scrape(ctx context.Context, url string) (map[string]float64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}
-	defer resp.Body.Close()
+	defer func() { err = errors.Join(err, resp.Body.Close()) }()
 	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)

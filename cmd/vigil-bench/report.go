@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
@@ -73,25 +72,21 @@ func loadAvg() string {
 // machineInfo describes the machine: cores, memory, CPU model.
 func machineInfo() []string {
 	out := []string{fmt.Sprintf("cores (nproc): %d", runtime.NumCPU())}
-	if f, err := os.Open("/proc/meminfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			k, v, _ := strings.Cut(sc.Text(), ":")
+	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.Lines(string(raw)) {
+			k, v, _ := strings.Cut(line, ":")
 			if k == "MemTotal" || k == "MemAvailable" {
 				out = append(out, fmt.Sprintf("%s: %s", k, strings.TrimSpace(v)))
 			}
 		}
-		f.Close()
 	}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(raw)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
 				out = append(out, "CPU: "+strings.TrimSpace(v))
 				break
 			}
 		}
-		f.Close()
 	}
 	if raw, err := os.ReadFile("/proc/sys/net/core/somaxconn"); err == nil {
 		out = append(out, "net.core.somaxconn: "+strings.TrimSpace(string(raw)))
@@ -103,7 +98,8 @@ func machineInfo() []string {
 }
 
 // versions of the toolchain and the stores, as they answer.
-func versions(ctx context.Context, s *stack) []string {
+func (b *bench) versions(ctx context.Context) []string {
+	s := b.st
 	out := []string{"harness built with " + runtime.Version()}
 	if raw, err := exec.CommandContext(ctx, "go", "version").Output(); err == nil {
 		out = append(out, "go command: "+strings.TrimSpace(string(raw)))
@@ -113,7 +109,7 @@ func versions(ctx context.Context, s *stack) []string {
 		if err := conn.QueryRow(ctx, "SELECT version()").Scan(&v); err == nil {
 			out = append(out, "PostgreSQL: "+v)
 		}
-		conn.Close(ctx)
+		b.cleanup("versions", closeConn(conn))
 	}
 	if info, err := s.rdb.Info(ctx, "server").Result(); err == nil {
 		for _, l := range strings.Split(info, "\n") {
@@ -123,7 +119,7 @@ func versions(ctx context.Context, s *stack) []string {
 		}
 	}
 	if resp, err := http.Get(s.o.influx + "/ping"); err == nil {
-		resp.Body.Close()
+		b.cleanup("versions", resp.Body.Close)
 		v := resp.Header.Get("X-Influxdb-Version")
 		if v == "" || v == "unknown" {
 			v = "1.8.10 as installed by scripts/stack (go install …/influxd@v1.8.10; a source build reports its version as \"unknown\")"

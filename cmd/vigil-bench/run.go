@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // sizes are how much work each section does: the sizes, or tiny ones in smoke mode.
@@ -64,19 +67,32 @@ type bench struct {
 	bins   bins
 	exe    string // this binary, for the helper processes
 	logDir string
-	out    io.Writer
+	// log takes the progress lines; like any log it has nowhere to report its own failed
+	// writes, and it keeps lines from the sections' goroutines whole.
+	log *log.Logger
 }
 
 func (b *bench) logf(f string, a ...any) {
-	fmt.Fprintf(b.out, "%s vigil-bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(f, a...))
+	b.log.Printf("vigil-bench: "+f, a...)
 }
 
-// cleanup runs drop, the removal of a section's database, key prefix or bucket, for a defer:
-// a failed removal is logged, since the figures are already taken and the run goes on.
+// cleanup runs drop, the removal of a section's database, key prefix or bucket, or the close
+// of its connections and servers, for a defer: a failure is logged, since the figures are
+// already taken and the run goes on.
 func (b *bench) cleanup(section string, drop func() error) {
 	if err := drop(); err != nil {
 		b.logf("%s: cleanup: %v", section, err)
 	}
+}
+
+// stop is cleanup for a helper process: it stops p within timeout.
+func (b *bench) stop(section string, p *proc, timeout time.Duration) {
+	b.cleanup(section, func() error { return p.stop(timeout) })
+}
+
+// closeConn is a PostgreSQL connection's Close for cleanup.
+func closeConn(conn *pgx.Conn) func() error {
+	return func() error { return conn.Close(context.Background()) }
 }
 
 // run runs the sections and writes the report, also when a section failed (the report says
@@ -90,9 +106,10 @@ func run(ctx context.Context, o options, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	progress := log.New(stderr, "", log.Ltime)
 	defer func() {
 		if err := st.close(); err != nil {
-			fmt.Fprintln(stderr, "vigil-bench: cleanup:", err)
+			progress.Printf("vigil-bench: cleanup: %v", err)
 		}
 	}()
 	exe, err := os.Executable()
@@ -103,7 +120,7 @@ func run(ctx context.Context, o options, stderr io.Writer) error {
 	if logDir == "" {
 		logDir = filepath.Join(o.root, ".stack", "bench", st.runID)
 	}
-	b := &bench{o: o, sz: sizesFor(o.smoke), st: st, exe: exe, out: stderr, logDir: logDir}
+	b := &bench{o: o, sz: sizesFor(o.smoke), st: st, exe: exe, log: progress, logDir: logDir}
 	if err := os.MkdirAll(b.logDir, 0o755); err != nil {
 		return err
 	}
@@ -111,10 +128,10 @@ func run(ctx context.Context, o options, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(binDir)
+	defer b.cleanup("run", func() error { return os.RemoveAll(binDir) })
 	r := &report{started: time.Now(), loadBefore: loadAvg(), smoke: o.smoke, command: o.command, fileLimit: limit}
 	r.machine = machineInfo()
-	r.versions = versions(ctx, st)
+	r.versions = b.versions(ctx)
 	b.logf("run %s, logs in %s", st.runID, b.logDir)
 	b.logf("building the binaries")
 	b.bins, err = buildBinaries(ctx, o, binDir)

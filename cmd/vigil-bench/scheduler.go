@@ -164,7 +164,7 @@ func (b *bench) schedulerSection(ctx context.Context, s *section) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
+	defer b.cleanup("scheduler", closeConn(conn))
 	if _, err := conn.Exec(ctx, `INSERT INTO regions (name) VALUES ($1)`, benchRegion); err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func (b *bench) schedulerSection(ctx context.Context, s *section) error {
 	if err != nil {
 		return err
 	}
-	defer lock.Close(context.Background())
+	defer b.cleanup("scheduler", closeConn(lock))
 	if _, err := lock.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext(current_schema()))`, leaderLockClass); err != nil {
 		return fmt.Errorf("leader lock: %w", err)
 	}
@@ -214,7 +214,7 @@ func (b *bench) schedulerSection(ctx context.Context, s *section) error {
 			return err
 		}
 	}
-	defer main.p.stop(30 * time.Second)
+	defer b.stop("scheduler", main.p, 30*time.Second)
 
 	s.add("### Load time and memory as the schedule grows", "",
 		"| pairs | COPY insert | load (start to ready) | pairs/s | RSS after load | peak RSS (VmHWM) | RSS per pair | added RSS per added pair |",
@@ -503,7 +503,7 @@ func (b *bench) changeLatency(ctx context.Context, s *section, sr *schedRun, dbU
 	if err != nil {
 		return err
 	}
-	defer api.stop(15 * time.Second)
+	defer b.stop("scheduler", api, 15*time.Second)
 	const ahead = time.Second
 	var lat, patchTook []time.Duration
 	carried := 0
@@ -578,7 +578,7 @@ func medianOf(ds []time.Duration) time.Duration {
 }
 
 // apiDo sends a JSON request to the API and fails on anything but 2xx.
-func apiDo(ctx context.Context, method, url, key string, body any) error {
+func apiDo(ctx context.Context, method, url, key string, body any) (err error) {
 	raw, err := json.Marshal(body)
 	if err != nil {
 		return err
@@ -593,7 +593,7 @@ func apiDo(ctx context.Context, method, url, key string, body any) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, url, err)
 	}
-	defer resp.Body.Close()
+	defer func() { err = errors.Join(err, resp.Body.Close()) }()
 	if resp.StatusCode/100 != 2 {
 		msg, err := io.ReadAll(resp.Body)
 		if err != nil {

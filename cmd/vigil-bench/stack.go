@@ -56,13 +56,17 @@ func parseOptions(args []string, stdout, stderr io.Writer) (options, error) {
 		"PostgreSQL to create the run's databases in")
 	fs.StringVar(&o.redisURL, "redis-url", cmp.Or(os.Getenv("VIGIL_BENCH_REDIS_URL"), "redis://127.0.0.1:6379/0"), "Redis")
 	fs.StringVar(&o.influx, "influxdb-url", cmp.Or(os.Getenv("VIGIL_BENCH_INFLUXDB_URL"), "http://127.0.0.1:8086"), "InfluxDB 1.8")
+	var usageErr error
 	fs.Usage = func() {
-		fmt.Fprintln(stdout, "usage: vigil-bench [flags]\n\nRuns issue 8's benchmarks against the local stack (scripts/stack up) and writes the report. Flags:")
-		fs.SetOutput(stdout)
+		var b strings.Builder
+		b.WriteString("usage: vigil-bench [flags]\n\nRuns issue 8's benchmarks against the local stack (scripts/stack up) and writes the report. Flags:\n")
+		fs.SetOutput(&b)
 		fs.PrintDefaults()
+		fs.SetOutput(stdout)
+		_, usageErr = io.WriteString(stdout, b.String())
 	}
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		return o, errors.Join(err, usageErr)
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q (see --help)", fs.Args())
@@ -140,8 +144,6 @@ type stack struct {
 	o     options
 	runID string
 	rdb   *redis.Client
-
-	cleanups []func() error
 }
 
 func newStack(ctx context.Context, o options) (*stack, error) {
@@ -160,17 +162,8 @@ func newStack(ctx context.Context, o options) (*stack, error) {
 	return s, nil
 }
 
-// onClose registers a cleanup; they run in reverse order.
-func (s *stack) onClose(f func() error) { s.cleanups = append(s.cleanups, f) }
-
 func (s *stack) close() error {
-	var errs []error
-	for i := len(s.cleanups) - 1; i >= 0; i-- {
-		errs = append(errs, s.cleanups[i]())
-	}
-	s.cleanups = nil
-	errs = append(errs, s.rdb.Close())
-	return errors.Join(errs...)
+	return s.rdb.Close()
 }
 
 // name is a store name unique to this run and purpose, e.g. vigil_bench_1a2b3c4d_sched.
@@ -186,8 +179,7 @@ func (s *stack) database(ctx context.Context, purpose string) (string, func() er
 		return "", nil, fmt.Errorf("postgres at %s (is the stack up? scripts/stack up): %w", s.o.pgURL, err)
 	}
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close(ctx)
-		return "", nil, fmt.Errorf("postgres: create database %s: %w", name, err)
+		return "", nil, errors.Join(fmt.Errorf("postgres: create database %s: %w", name, err), admin.Close(ctx))
 	}
 	drop := func() error {
 		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -255,7 +247,7 @@ func (s *stack) influxQL(ctx context.Context, q string) error {
 }
 
 // influxQuery runs an InfluxQL query against db and returns the response body.
-func (s *stack) influxQuery(ctx context.Context, db, q string) ([]byte, error) {
+func (s *stack) influxQuery(ctx context.Context, db, q string) (_ []byte, err error) {
 	form := url.Values{"q": {q}}
 	if db != "" {
 		form.Set("db", db)
@@ -269,7 +261,7 @@ func (s *stack) influxQuery(ctx context.Context, db, q string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("influxdb at %s (is the stack up? scripts/stack up): %w", s.o.influx, err)
 	}
-	defer resp.Body.Close()
+	defer func() { err = errors.Join(err, resp.Body.Close()) }()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("influxdb: %s: %w", q, err)

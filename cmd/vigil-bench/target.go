@@ -36,26 +36,36 @@ func runTarget(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("target: %w", err)
 	}
+	var cut atomic.Int64
 	srv := &http.Server{
-		Handler:           targetHandler(*delay),
+		Handler:           targetHandler(*delay, &cut),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	fmt.Fprintf(stdout, "http://%s/\n", ln.Addr())
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			srv.Close()
-		}
-	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("target: %w", err)
+	if _, err := fmt.Fprintf(stdout, "http://%s/\n", ln.Addr()); err != nil {
+		return errors.Join(fmt.Errorf("target: %w", err), ln.Close())
 	}
-	return nil
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("target: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var stopErr error
+	if err := srv.Shutdown(sctx); err != nil {
+		// Answers still in flight after the grace are cut: the figures are already taken.
+		stopErr = errors.Join(err, srv.Close())
+	}
+	// What the target saw goes to its log (stdout), for whoever reads the run's logs.
+	_, err = fmt.Fprintf(stdout, "target: stopped (%v); %d answers cut short by their client\n", stopErr, cut.Load())
+	return err
 }
 
-func targetHandler(delay time.Duration) http.Handler {
+// targetHandler serves targetBody after delay; cut counts the answers whose client left before
+// it was written in full, which only the client can count as a failure.
+func targetHandler(delay time.Duration, cut *atomic.Int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if delay > 0 {
 			t := time.NewTimer(delay)
@@ -67,7 +77,9 @@ func targetHandler(delay time.Duration) http.Handler {
 			}
 		}
 		w.Header().Set("Content-Type", "text/html")
-		io.WriteString(w, targetBody)
+		if _, err := io.WriteString(w, targetBody); err != nil {
+			cut.Add(1)
+		}
 	})
 }
 
@@ -115,7 +127,7 @@ func runBareLoop(ctx context.Context, args []string, stdout io.Writer) error {
 				resp, err := client.Get(*url)
 				if err == nil {
 					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
+					err = errors.Join(err, resp.Body.Close())
 				}
 				if err != nil {
 					failed.Add(1)

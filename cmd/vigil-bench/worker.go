@@ -30,7 +30,7 @@ func (b *bench) workerSection(ctx context.Context, s *section) error {
 	if err != nil {
 		return err
 	}
-	defer fast.stop(5 * time.Second)
+	defer b.stop("worker", fast, 5*time.Second)
 
 	s.setupf("target: `vigil-bench target` (a process of its own, Go net/http on 127.0.0.1, a %d-byte page, backlog = somaxconn)", len(targetBody))
 	s.setupf("bare loop: `vigil-bench bareloop -url URL -n %d -c %d` — Go's http.Client, `DisableKeepAlives` (a new connection per request, as every check makes), %d goroutines; run before and after the worker, the baseline is their mean",
@@ -86,7 +86,7 @@ func (b *bench) workerSection(ctx context.Context, s *section) error {
 	if err != nil {
 		return err
 	}
-	defer slow.stop(5 * time.Second)
+	defer b.stop("worker", slow, 5*time.Second)
 	b.logf("worker: latency-bound bare loop")
 	bareL, err := b.bareLoop(ctx, "bareloop-slow", slowURL, sz.latencyChecks, sz.latencyConc)
 	if err != nil {
@@ -128,20 +128,21 @@ func (b *bench) workerSection(ctx context.Context, s *section) error {
 }
 
 // bareLoop runs the baseline in its own process and returns what it measured.
-func (b *bench) bareLoop(ctx context.Context, name, url string, n, c int) (loopResult, error) {
-	var r loopResult
+func (b *bench) bareLoop(ctx context.Context, name, url string, n, c int) (r loopResult, err error) {
 	cmd := exec.CommandContext(ctx, b.exe, "bareloop", "-url", url, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c))
 	lf, err := os.Create(filepath.Join(b.logDir, name+".log"))
 	if err != nil {
 		return r, err
 	}
-	defer lf.Close()
+	defer func() { err = errors.Join(err, lf.Close()) }()
 	cmd.Stderr = lf
 	out, err := cmd.Output()
 	if err != nil {
 		return r, fmt.Errorf("%s: %w (log %s)", name, err, lf.Name())
 	}
-	fmt.Fprintf(lf, "%s", out)
+	if _, err := lf.Write(out); err != nil {
+		return r, err
+	}
 	if err := json.Unmarshal(out, &r); err != nil {
 		return r, fmt.Errorf("%s: %w: %s", name, err, out)
 	}
@@ -212,7 +213,7 @@ func (b *bench) workerRun(ctx context.Context, label, url string, n, concurrency
 	if err != nil {
 		return res, err
 	}
-	defer p.stop(30 * time.Second)
+	defer b.stop("worker", p, 30*time.Second)
 
 	var last map[string]float64
 	read := func() (float64, time.Duration) {
