@@ -2,7 +2,7 @@
 GO ?= go
 GOTEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: run test test-faults stack build screenshots fmt fuzz
+.PHONY: run test test-faults stack build screenshots fmt fuzz lint
 
 ## run: start the local stack and the whole platform (api on :3002, scheduler, workers, notifier)
 run: build stack
@@ -46,6 +46,15 @@ fuzz: stack
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+## lint: golangci-lint (.golangci.yml) over ./...; installs the pinned version with go install
+## when $(go env GOPATH)/bin has none or another one
+GOLANGCI_LINT_VERSION = 2.15.0
+GOLANGCI_LINT = $(shell $(GO) env GOPATH)/bin/golangci-lint
+lint:
+	@$(GOLANGCI_LINT) version 2>/dev/null | grep -q 'has version $(GOLANGCI_LINT_VERSION) ' || \
+		$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v$(GOLANGCI_LINT_VERSION)
+	$(GOLANGCI_LINT) run ./...
 
 .PHONY: bench bench-smoke
 
