@@ -369,7 +369,7 @@ func influxOutage() time.Duration {
 }
 
 // TestFaultInfluxDBStopped: InfluxDB stops for a while. Workers keep checking and acking, their
-// writers keep the results for retry (bounded by tsdb.DefaultRetryBufferLimit points), and when
+// writers keep the results for retry (bounded by influxdb.DefaultRetryBufferLimit points), and when
 // InfluxDB returns every point of the outage is written: one per job.
 func TestFaultInfluxDBStopped(t *testing.T) {
 	t.Parallel()

@@ -26,13 +26,13 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/config"
 	"github.com/vigil-monitor/vigil/pkg/connect"
 	"github.com/vigil-monitor/vigil/pkg/httpapi"
+	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/logging"
 	"github.com/vigil-monitor/vigil/pkg/metrics"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/probe"
 	"github.com/vigil-monitor/vigil/pkg/queue"
-	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
 
 func main() {
@@ -116,7 +116,7 @@ func serve(ctx context.Context, cfg config.API, log *slog.Logger) error {
 		Redis:       rdb,
 		Influx:      influx,
 		CheckTarget: guard.CheckURL,
-		Checks:      tsdb.NewReader(influx.QueryAPI(cfg.InfluxOrg), cfg.InfluxBucket, nil),
+		Checks:      influxdb.NewReader(influx.QueryAPI(cfg.InfluxOrg), cfg.InfluxBucket, nil),
 		LastChecks:  queue.NewLastChecks(rdb, queue.Keys{Prefix: cfg.RedisPrefix}),
 		RegionKeys:  queue.NewRegionKeys(rdb, queue.Keys{Prefix: cfg.RedisPrefix}),
 		CacheTTL:    cfg.CacheTTL,

@@ -18,9 +18,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	tsdb "github.com/vigil-monitor/vigil/pkg/influxdb" // the alias goes once issue 12's bench split lands
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/queue"
-	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
 
 // apiCacheTTL is bin/api's default VIGIL_API_CACHE_TTL, which the loaded runs of the cached

@@ -20,11 +20,11 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/cli"
 	"github.com/vigil-monitor/vigil/pkg/config"
 	"github.com/vigil-monitor/vigil/pkg/connect"
+	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/logging"
 	"github.com/vigil-monitor/vigil/pkg/metrics"
 	"github.com/vigil-monitor/vigil/pkg/probe"
 	"github.com/vigil-monitor/vigil/pkg/queue"
-	"github.com/vigil-monitor/vigil/pkg/tsdb"
 	"github.com/vigil-monitor/vigil/pkg/worker"
 )
 
@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := logging.New(stderr, "worker", cfg.Observability).With("region", cfg.Region)
-	tsdb.InstallClientLogger(log)
+	influxdb.InstallClientLogger(log)
 
 	rdb, err := connect.Redis(cfg.Redis)
 	if err != nil {
@@ -111,8 +111,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // newWriter returns the InfluxDB writer with its counts on reg: points handed over feed
 // vigil_tsdb_points_written_total, failed attempts vigil_tsdb_write_errors_total, and the
 // batches it had to give up are read at scrape time as vigil_tsdb_batches_dropped_total.
-func newWriter(cfg config.Worker, log *slog.Logger, reg prometheus.Registerer, m *metrics.Worker) *tsdb.Writer {
-	w := tsdb.NewWriter(tsdb.WriterParams{
+func newWriter(cfg config.Worker, log *slog.Logger, reg prometheus.Registerer, m *metrics.Worker) *influxdb.Writer {
+	w := influxdb.NewWriter(influxdb.WriterParams{
 		URL: cfg.InfluxURL, Token: cfg.InfluxToken, Org: cfg.InfluxOrg, Bucket: cfg.InfluxBucket,
 		Logger: log, OnError: m.WriteError, OnPoints: m.PointsWritten,
 	})

@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigil-monitor/vigil/pkg/httpapi"
+	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/logging/logtest"
 	"github.com/vigil-monitor/vigil/pkg/mail"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
@@ -36,7 +37,6 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/queue"
 	"github.com/vigil-monitor/vigil/pkg/scheduler"
 	"github.com/vigil-monitor/vigil/pkg/smtpsink"
-	"github.com/vigil-monitor/vigil/pkg/tsdb"
 	"github.com/vigil-monitor/vigil/pkg/webhook"
 	"github.com/vigil-monitor/vigil/pkg/worker"
 )
@@ -209,7 +209,7 @@ func TestCanarySecrets(t *testing.T) {
 			t.Errorf("scheduler: %v", err)
 		}
 	})
-	writer := tsdb.NewWriter(tsdb.WriterParams{URL: influxURL, Bucket: influxDB + "/autogen", FlushInterval: 100 * time.Millisecond, Logger: log})
+	writer := influxdb.NewWriter(influxdb.WriterParams{URL: influxURL, Bucket: influxDB + "/autogen", FlushInterval: 100 * time.Millisecond, Logger: log})
 	w, err := worker.New(worker.Params{
 		Region:   region,
 		Consumer: queue.NewConsumer(rdb, queue.ConsumerParams{Keys: keys, Region: region, Name: "canary", Block: 50 * time.Millisecond, Logger: log}),

@@ -17,7 +17,7 @@ import (
 var errCSRF = &Error{Status: http.StatusForbidden, Code: "csrf",
 	Message: "a state-changing request with the session cookie needs the session's token in " + web.CSRFHeader}
 
-// newUI builds the dashboard on the API's pool and, when it is one, the tsdb reader.
+// newUI builds the dashboard on the API's pool and, when it is one, the InfluxDB reader.
 func newUI(p Params) (*web.UI, error) {
 	reader, _ := p.Checks.(web.CheckReader)
 	return web.New(web.Params{Pool: p.Pool, Logger: p.Logger, Reader: reader})

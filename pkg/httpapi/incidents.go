@@ -9,9 +9,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
-	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
 
 // The downtime, incident and notification routes (listed in routes.go). The notifier writes
@@ -25,13 +25,13 @@ func downtimeParams(c echo.Context) (days int, region string, err error) {
 	days = 1
 	if raw := c.QueryParam("days"); raw != "" {
 		n, convErr := strconv.Atoi(raw)
-		if convErr != nil || n < 1 || n > tsdb.MaxDays {
-			f.add("days", fmt.Sprintf("must be an integer between 1 and %d", tsdb.MaxDays))
+		if convErr != nil || n < 1 || n > influxdb.MaxDays {
+			f.add("days", fmt.Sprintf("must be an integer between 1 and %d", influxdb.MaxDays))
 		}
 		days = n
 	}
 	region = c.QueryParam("region")
-	if region != "" && !tsdb.ValidRegion(region) {
+	if region != "" && !influxdb.ValidRegion(region) {
 		f.add("region", "is not a region name")
 	}
 	return days, region, f.err()
@@ -60,7 +60,7 @@ func (s *Server) downtimeFilter(c echo.Context) (postgres.DowntimeFilter, int, e
 		return postgres.DowntimeFilter{}, 0, err
 	}
 	to := time.Now().UTC()
-	return postgres.DowntimeFilter{WebsiteID: w.ID, Region: region, From: to.Add(-time.Duration(days) * tsdb.Day), To: to}, days, nil
+	return postgres.DowntimeFilter{WebsiteID: w.ID, Region: region, From: to.Add(-time.Duration(days) * influxdb.Day), To: to}, days, nil
 }
 
 // getDowntimes handles GET /monitor/:id/downtime?days=&region=.

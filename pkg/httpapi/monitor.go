@@ -13,21 +13,21 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
+	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/queue"
 	"github.com/vigil-monitor/vigil/pkg/scheduler"
-	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
 
-// CheckReader is what the monitoring endpoints read from the time-series store; *tsdb.Reader
+// CheckReader is what the monitoring endpoints read from the time-series store; *influxdb.Reader
 // is the implementation. It is an interface so that handlers can be built without InfluxDB,
 // though the tests run them on the real one.
 type CheckReader interface {
-	Latest(ctx context.Context, sites []tsdb.LatestSite) ([]tsdb.Latest, error)
-	ResponseTimes(ctx context.Context, websiteID, region string, days int) (tsdb.ResponseTimes, error)
-	Outcomes(ctx context.Context, websiteIDs []string, periods []tsdb.Period) ([]tsdb.RegionCounts, error)
-	Breakdown(ctx context.Context, websiteID, region string, days int) (tsdb.Breakdown, error)
+	Latest(ctx context.Context, sites []influxdb.LatestSite) ([]influxdb.Latest, error)
+	ResponseTimes(ctx context.Context, websiteID, region string, days int) (influxdb.ResponseTimes, error)
+	Outcomes(ctx context.Context, websiteIDs []string, periods []influxdb.Period) ([]influxdb.RegionCounts, error)
+	Breakdown(ctx context.Context, websiteID, region string, days int) (influxdb.Breakdown, error)
 }
 
 // LastCheckReader is where GET /monitor reads each pair's latest check first: *queue.LastChecks
@@ -72,42 +72,42 @@ func newMonitorAPI(pool *pgxpool.Pool, p Params) *monitorAPI {
 }
 
 // responseTimes is CheckReader.ResponseTimes through the cache.
-func (m *monitorAPI) responseTimes(ctx context.Context, checks CheckReader, websiteID, region string, days int) (tsdb.ResponseTimes, error) {
+func (m *monitorAPI) responseTimes(ctx context.Context, checks CheckReader, websiteID, region string, days int) (influxdb.ResponseTimes, error) {
 	key := "series/" + websiteID + "/" + region + "/" + strconv.Itoa(days)
-	return cached(ctx, m.cache, key, func(ctx context.Context) (tsdb.ResponseTimes, error) {
+	return cached(ctx, m.cache, key, func(ctx context.Context) (influxdb.ResponseTimes, error) {
 		return checks.ResponseTimes(ctx, websiteID, region, days)
 	})
 }
 
 // breakdown is CheckReader.Breakdown through the cache.
-func (m *monitorAPI) breakdown(ctx context.Context, checks CheckReader, websiteID, region string, days int) (tsdb.Breakdown, error) {
+func (m *monitorAPI) breakdown(ctx context.Context, checks CheckReader, websiteID, region string, days int) (influxdb.Breakdown, error) {
 	key := "breakdown/" + websiteID + "/" + region + "/" + strconv.Itoa(days)
-	return cached(ctx, m.cache, key, func(ctx context.Context) (tsdb.Breakdown, error) {
+	return cached(ctx, m.cache, key, func(ctx context.Context) (influxdb.Breakdown, error) {
 		return checks.Breakdown(ctx, websiteID, region, days)
 	})
 }
 
-// uptimeCounts is CheckReader.Outcomes of one website over tsdb.UptimePeriods, through the
+// uptimeCounts is CheckReader.Outcomes of one website over influxdb.UptimePeriods, through the
 // cache.
-func (m *monitorAPI) uptimeCounts(ctx context.Context, checks CheckReader, websiteID string) ([]tsdb.RegionCounts, error) {
-	return cached(ctx, m.cache, "uptime/"+websiteID, func(ctx context.Context) ([]tsdb.RegionCounts, error) {
-		return checks.Outcomes(ctx, []string{websiteID}, tsdb.UptimePeriods)
+func (m *monitorAPI) uptimeCounts(ctx context.Context, checks CheckReader, websiteID string) ([]influxdb.RegionCounts, error) {
+	return cached(ctx, m.cache, "uptime/"+websiteID, func(ctx context.Context) ([]influxdb.RegionCounts, error) {
+		return checks.Outcomes(ctx, []string{websiteID}, influxdb.UptimePeriods)
 	})
 }
 
 // latest returns the latest check of every region of sites: from the LastCheckReader (Redis)
 // for the pairs it knows, and from the time series for the others, in one query for the
-// websites that have such a pair. A check older than tsdb.LatestLookback of its website's
+// websites that have such a pair. A check older than influxdb.LatestLookback of its website's
 // interval is not a latest check, whichever store has it. If Redis fails, the whole page is
 // read from the time series.
-func (m *monitorAPI) latest(ctx context.Context, checks CheckReader, sites []postgres.Website) ([]tsdb.Latest, error) {
-	ask := func(ws []postgres.Website) ([]tsdb.Latest, error) {
+func (m *monitorAPI) latest(ctx context.Context, checks CheckReader, sites []postgres.Website) ([]influxdb.Latest, error) {
+	ask := func(ws []postgres.Website) ([]influxdb.Latest, error) {
 		if len(ws) == 0 {
 			return nil, nil
 		}
-		ls := make([]tsdb.LatestSite, len(ws))
+		ls := make([]influxdb.LatestSite, len(ws))
 		for i, w := range ws {
-			ls[i] = tsdb.LatestSite{ID: w.ID, Interval: time.Duration(w.IntervalSeconds) * time.Second}
+			ls[i] = influxdb.LatestSite{ID: w.ID, Interval: time.Duration(w.IntervalSeconds) * time.Second}
 		}
 		return checks.Latest(ctx, ls)
 	}
@@ -127,7 +127,7 @@ func (m *monitorAPI) latest(ctx context.Context, checks CheckReader, sites []pos
 	}
 	type pairKey struct{ id, region string }
 	have := make(map[pairKey]bool, len(known))
-	out := make([]tsdb.Latest, 0, len(pairs))
+	out := make([]influxdb.Latest, 0, len(pairs))
 	now := m.now()
 	interval := make(map[string]time.Duration, len(sites))
 	for _, w := range sites {
@@ -135,10 +135,10 @@ func (m *monitorAPI) latest(ctx context.Context, checks CheckReader, sites []pos
 	}
 	for _, lc := range known {
 		have[pairKey{lc.WebsiteID, lc.Region}] = true
-		if now.Sub(lc.At) > tsdb.LatestLookback(interval[lc.WebsiteID]) {
+		if now.Sub(lc.At) > influxdb.LatestLookback(interval[lc.WebsiteID]) {
 			continue // known, but not checked lately: no latest check, as in the time series
 		}
-		out = append(out, tsdb.Latest{WebsiteID: lc.WebsiteID, Region: lc.Region, At: lc.At, Outcome: lc.Outcome,
+		out = append(out, influxdb.Latest{WebsiteID: lc.WebsiteID, Region: lc.Region, At: lc.At, Outcome: lc.Outcome,
 			ResponseMS: lc.ResponseMS, StatusCode: lc.StatusCode, Reason: lc.Reason, Error: lc.Message})
 	}
 	// Pairs Redis does not know: only enabled websites', since a paused website's pairs get no
@@ -256,7 +256,7 @@ func (s *Server) monitorStatus(ctx context.Context, sites []postgres.Website) ([
 	if err != nil {
 		return nil, err
 	}
-	byWebsite := make(map[string][]tsdb.Latest, len(sites))
+	byWebsite := make(map[string][]influxdb.Latest, len(sites))
 	for _, l := range latest {
 		byWebsite[l.WebsiteID] = append(byWebsite[l.WebsiteID], l)
 	}
@@ -277,7 +277,7 @@ func (s *Server) monitorStatus(ctx context.Context, sites []postgres.Website) ([
 				it.DownRegions = r.DownRegions
 			}
 		}
-		byRegion := map[string]tsdb.Latest{}
+		byRegion := map[string]influxdb.Latest{}
 		regions := slices.Clone(w.Regions)
 		for _, l := range byWebsite[w.ID] {
 			byRegion[l.Region] = l
@@ -394,13 +394,13 @@ func seriesParams(c echo.Context, w postgres.Website) (days int, region string, 
 	days = 1
 	if raw := c.QueryParam("days"); raw != "" {
 		n, perr := strconv.Atoi(raw)
-		if perr != nil || !tsdb.ValidDays(n) {
-			f.add("days", fmt.Sprintf("must be an integer between 1 and %d", tsdb.MaxDays))
+		if perr != nil || !influxdb.ValidDays(n) {
+			f.add("days", fmt.Sprintf("must be an integer between 1 and %d", influxdb.MaxDays))
 		}
 		days = n
 	}
 	region = c.QueryParam("region")
-	if region != "" && (!tsdb.ValidRegion(region) || !slices.Contains(w.Regions, region)) {
+	if region != "" && (!influxdb.ValidRegion(region) || !slices.Contains(w.Regions, region)) {
 		f.add("region", "is not one of the website's regions")
 	}
 	return days, region, f.err()
@@ -408,14 +408,14 @@ func seriesParams(c echo.Context, w postgres.Website) (days int, region string, 
 
 // seriesResponse is GET /monitor/:id.
 type seriesResponse struct {
-	WebsiteID     string              `json:"website_id"`
-	Days          int                 `json:"days"`
-	Region        *string             `json:"region"`
-	Start         time.Time           `json:"start"`
-	Stop          time.Time           `json:"stop"`
-	WindowSeconds int64               `json:"window_seconds"`
-	Series        []tsdb.RegionSeries `json:"series"`
-	Percentiles   *tsdb.Percentiles   `json:"percentiles"`
+	WebsiteID     string                  `json:"website_id"`
+	Days          int                     `json:"days"`
+	Region        *string                 `json:"region"`
+	Start         time.Time               `json:"start"`
+	Stop          time.Time               `json:"stop"`
+	WindowSeconds int64                   `json:"window_seconds"`
+	Series        []influxdb.RegionSeries `json:"series"`
+	Percentiles   *influxdb.Percentiles   `json:"percentiles"`
 }
 
 // getMonitor handles GET /monitor/:id?days=&region=: the response-time series of the last days.
@@ -442,7 +442,7 @@ type breakdownResponse struct {
 	WebsiteID string  `json:"website_id"`
 	Days      int     `json:"days"`
 	Region    *string `json:"region"`
-	tsdb.Breakdown
+	influxdb.Breakdown
 }
 
 // getBreakdown handles GET /monitor/:id/breakdown?days=&region=: the checks of the last days
@@ -469,10 +469,10 @@ func (s *Server) getBreakdown(c echo.Context) error {
 type uptimeStats struct {
 	UptimePercent *float64 `json:"uptime_percent"`
 	Checks        int64    `json:"checks"`
-	tsdb.Counts
+	influxdb.Counts
 }
 
-func newUptimeStats(c tsdb.Counts) uptimeStats {
+func newUptimeStats(c influxdb.Counts) uptimeStats {
 	return uptimeStats{UptimePercent: c.Uptime(), Checks: c.Checks(), Counts: c}
 }
 
@@ -504,11 +504,11 @@ func (s *Server) getUptime(c echo.Context) error {
 		return err
 	}
 	out := uptimeResponse{WebsiteID: w.ID, Periods: map[string]periodUptime{}}
-	for _, p := range tsdb.UptimePeriods {
+	for _, p := range influxdb.UptimePeriods {
 		pu := periodUptime{Regions: map[string]uptimeStats{}}
-		var total tsdb.Counts
+		var total influxdb.Counts
 		for _, region := range w.Regions {
-			pu.Regions[region] = newUptimeStats(tsdb.Counts{})
+			pu.Regions[region] = newUptimeStats(influxdb.Counts{})
 		}
 		for _, rc := range counts {
 			if rc.Period == p.Name {
@@ -563,12 +563,12 @@ func (s *Server) apiStatus(c echo.Context) error {
 	for i, w := range sites {
 		ids[i] = w.ID
 	}
-	counts, err := checks.Outcomes(ctx, ids, tsdb.UptimePeriods)
+	counts, err := checks.Outcomes(ctx, ids, influxdb.UptimePeriods)
 	if err != nil {
 		return err
 	}
 	type key struct{ id, period string }
-	totals := map[key]tsdb.Counts{}
+	totals := map[key]influxdb.Counts{}
 	for _, rc := range counts {
 		k := key{rc.WebsiteID, rc.Period}
 		totals[k] = totals[k].Plus(rc.Counts)
@@ -581,7 +581,7 @@ func (s *Server) apiStatus(c echo.Context) error {
 		if !m.Enabled {
 			it.Status = postgres.OverviewPaused
 		}
-		for _, p := range tsdb.UptimePeriods {
+		for _, p := range influxdb.UptimePeriods {
 			it.Uptime[p.Name] = totals[key{m.ID, p.Name}].Uptime()
 		}
 		// The status code of the region whose outcome is the website's, the most recent first.

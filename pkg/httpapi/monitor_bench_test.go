@@ -19,11 +19,11 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/postgres/pgtest"
 	"github.com/vigil-monitor/vigil/pkg/queue"
-	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
 
 // benchAPI is the API on a fresh schema and the real InfluxDB, served over HTTP.
@@ -37,7 +37,7 @@ func newBenchAPI(b *testing.B) *benchAPI {
 	pool := pgtest.Pool(b)
 	influx := monitorTestInflux(b)
 	srv, err := New(Params{Pool: pool, Logger: slog.New(slog.DiscardHandler),
-		Checks: tsdb.NewReader(influx.QueryAPI("vigil"), monitorTestBucket, nil)})
+		Checks: influxdb.NewReader(influx.QueryAPI("vigil"), monitorTestBucket, nil)})
 	require.NoError(b, err)
 	hs := httptest.NewServer(srv.Handler())
 	b.Cleanup(hs.Close)

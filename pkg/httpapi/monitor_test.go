@@ -13,8 +13,8 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
-	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
 
 const monitorTestBucket = "vigil/autogen"
@@ -38,7 +38,7 @@ func newMonitorTestAPI(t *testing.T) (*testAPI, influxdb2.Client) {
 	t.Helper()
 	influx := monitorTestInflux(t)
 	a := newTestAPI(t, func(p *Params) {
-		p.Checks = tsdb.NewReader(influx.QueryAPI("vigil"), monitorTestBucket, nil)
+		p.Checks = influxdb.NewReader(influx.QueryAPI("vigil"), monitorTestBucket, nil)
 	})
 	a.mustCreate("/regions", `{"name":"europe"}`)
 	a.mustCreate("/regions", `{"name":"asia"}`)
@@ -161,9 +161,9 @@ func TestMonitorSeries(t *testing.T) {
 				Mean float64   `json:"mean_ms"`
 				Max  float64   `json:"max_ms"`
 			} `json:"points"`
-			Percentiles *tsdb.Percentiles `json:"percentiles"`
+			Percentiles *influxdb.Percentiles `json:"percentiles"`
 		} `json:"series"`
-		Percentiles *tsdb.Percentiles `json:"percentiles"`
+		Percentiles *influxdb.Percentiles `json:"percentiles"`
 	}
 	got := decode[series](t, a.do(http.MethodGet, "/monitor/"+id, ""))
 	require.Equal(t, id, got.WebsiteID)
@@ -216,7 +216,7 @@ func TestMonitorUptime(t *testing.T) {
 	type stats struct {
 		Uptime *float64 `json:"uptime_percent"`
 		Checks int64    `json:"checks"`
-		tsdb.Counts
+		influxdb.Counts
 	}
 	type uptime struct {
 		WebsiteID string `json:"website_id"`
@@ -234,7 +234,7 @@ func TestMonitorUptime(t *testing.T) {
 	day := got.Periods["24h"]
 	require.InDelta(t, 66.67, *day.Regions["europe"].Uptime, 1e-9)
 	require.EqualValues(t, 6, day.Regions["europe"].Checks)
-	require.Equal(t, tsdb.Counts{Up: 3, Degraded: 1, Down: 1, Timeout: 1}, day.Regions["europe"].Counts)
+	require.Equal(t, influxdb.Counts{Up: 3, Degraded: 1, Down: 1, Timeout: 1}, day.Regions["europe"].Counts)
 	require.Nil(t, day.Regions["asia"].Uptime) // only a blocked check
 	require.EqualValues(t, 1, day.Regions["asia"].Blocked)
 	require.InDelta(t, 66.67, *day.Overall.Uptime, 1e-9)
@@ -338,6 +338,6 @@ func TestMonitorBreakdown(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Raw)
 	got := decode[breakdownResponse](t, r)
 	require.Equal(t, 7, got.Days)
-	require.Equal(t, []tsdb.StatusCount{{Code: 200, Count: 1}, {Code: 503, Count: 1}}, got.StatusCodes)
+	require.Equal(t, []influxdb.StatusCount{{Code: 200, Count: 1}, {Code: 503, Count: 1}}, got.StatusCodes)
 	require.InDelta(t, 10, *got.Phases.TTFB, 1e-9)
 }

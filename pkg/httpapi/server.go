@@ -56,7 +56,7 @@ type Params struct {
 	CheckTarget func(*url.URL) error
 	// ReadyTimeout bounds each /readyz check; default 2s.
 	ReadyTimeout time.Duration
-	// Checks reads check results for the monitoring routes (a *tsdb.Reader); when nil they
+	// Checks reads check results for the monitoring routes (a *influxdb.Reader); when nil they
 	// answer 503.
 	Checks CheckReader
 	// LastChecks reads each pair's latest check for GET /monitor from the state the workers

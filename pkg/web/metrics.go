@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
-	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
 
 // BarDays is how many days an uptime bar shows.
@@ -42,9 +42,9 @@ type dailyCache struct {
 type siteDays struct {
 	// through is the UTC midnight up to which (exclusive) past days are known.
 	through time.Time
-	past    map[int64]tsdb.Counts // by the day's Unix time
-	pastAt  time.Time             // when past days were last read in full
-	today   tsdb.Counts
+	past    map[int64]influxdb.Counts // by the day's Unix time
+	pastAt  time.Time                 // when past days were last read in full
+	today   influxdb.Counts
 	todayOf time.Time // the day today's counts belong to
 	todayAt time.Time // when they were read
 }
@@ -54,9 +54,9 @@ func newDailyCache(r CheckReader) *dailyCache {
 }
 
 // days returns, for each website, the counts of the BarDays days ending today (oldest first).
-func (d *dailyCache) days(ctx context.Context, ids []string, now time.Time) (map[string][]tsdb.Counts, error) {
-	today := now.UTC().Truncate(tsdb.Day)
-	first := today.Add(-(BarDays - 1) * tsdb.Day)
+func (d *dailyCache) days(ctx context.Context, ids []string, now time.Time) (map[string][]influxdb.Counts, error) {
+	today := now.UTC().Truncate(influxdb.Day)
+	first := today.Add(-(BarDays - 1) * influxdb.Day)
 
 	d.mu.Lock()
 	if len(d.sites) > maxCachedSites {
@@ -67,7 +67,7 @@ func (d *dailyCache) days(ctx context.Context, ids []string, now time.Time) (map
 	for _, id := range ids {
 		s := d.sites[id]
 		if s == nil {
-			s = &siteDays{through: first, past: map[int64]tsdb.Counts{}}
+			s = &siteDays{through: first, past: map[int64]influxdb.Counts{}}
 			d.sites[id] = s
 		}
 		if s.through.Before(first) || now.Sub(s.pastAt) > pastTTL {
@@ -117,7 +117,7 @@ func (d *dailyCache) days(ctx context.Context, ids []string, now time.Time) (map
 		d.mu.Lock()
 		for _, id := range needToday {
 			if s := d.sites[id]; s != nil {
-				s.today, s.todayOf, s.todayAt = tsdb.Counts{}, today, now
+				s.today, s.todayOf, s.todayAt = influxdb.Counts{}, today, now
 				for _, dc := range got[id] {
 					s.today = s.today.Plus(dc.Counts)
 				}
@@ -126,15 +126,15 @@ func (d *dailyCache) days(ctx context.Context, ids []string, now time.Time) (map
 		d.mu.Unlock()
 	}
 
-	out := make(map[string][]tsdb.Counts, len(ids))
+	out := make(map[string][]influxdb.Counts, len(ids))
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, id := range ids {
 		s := d.sites[id]
-		days := make([]tsdb.Counts, BarDays)
+		days := make([]influxdb.Counts, BarDays)
 		if s != nil {
 			for i := range BarDays - 1 {
-				days[i] = s.past[first.Add(time.Duration(i)*tsdb.Day).Unix()]
+				days[i] = s.past[first.Add(time.Duration(i)*influxdb.Day).Unix()]
 			}
 			days[BarDays-1] = s.today
 		}
@@ -205,8 +205,8 @@ func (ui *UI) metrics(ctx context.Context, sites []siteRef, withLatest bool) (ma
 	if len(ids) == 0 {
 		return out, nil
 	}
-	today := now.UTC().Truncate(tsdb.Day)
-	first := today.Add(-(BarDays - 1) * tsdb.Day)
+	today := now.UTC().Truncate(influxdb.Day)
+	first := today.Add(-(BarDays - 1) * influxdb.Day)
 	periods, err := ui.overview.IncidentPeriods(ctx, ids, first)
 	if err != nil {
 		return nil, err
@@ -223,8 +223,8 @@ func (ui *UI) metrics(ctx context.Context, sites []siteRef, withLatest bool) (ma
 			end = *p.End
 		}
 		for i := range BarDays {
-			ds := first.Add(time.Duration(i) * tsdb.Day)
-			de := ds.Add(tsdb.Day)
+			ds := first.Add(time.Duration(i) * influxdb.Day)
+			de := ds.Add(influxdb.Day)
 			if s, e := maxTime(ds, p.Start), minTime(de, end); e.After(s) {
 				secs[i] += int64(e.Sub(s) / time.Second)
 			}
@@ -232,7 +232,7 @@ func (ui *UI) metrics(ctx context.Context, sites []siteRef, withLatest bool) (ma
 	}
 	if ui.reader == nil {
 		for _, id := range ids {
-			out[id].Days = cells(first, make([]tsdb.Counts, BarDays), downtime[id])
+			out[id].Days = cells(first, make([]influxdb.Counts, BarDays), downtime[id])
 		}
 		return out, nil
 	}
@@ -241,19 +241,19 @@ func (ui *UI) metrics(ctx context.Context, sites []siteRef, withLatest bool) (ma
 	// the slowest, not for their sum.
 	var (
 		wg                  sync.WaitGroup
-		days                map[string][]tsdb.Counts
-		counts              []tsdb.RegionCounts
-		latest              []tsdb.Latest
+		days                map[string][]influxdb.Counts
+		counts              []influxdb.RegionCounts
+		latest              []influxdb.Latest
 		daysErr, cErr, lErr error
 	)
 	wg.Go(func() { days, daysErr = ui.daily.days(ctx, ids, now) })
 	wg.Go(func() {
-		counts, cErr = ui.reader.Outcomes(ctx, ids, []tsdb.Period{{Name: "24h", Length: 24 * time.Hour}})
+		counts, cErr = ui.reader.Outcomes(ctx, ids, []influxdb.Period{{Name: "24h", Length: 24 * time.Hour}})
 	})
 	if withLatest {
-		refs := make([]tsdb.LatestSite, len(sites))
+		refs := make([]influxdb.LatestSite, len(sites))
 		for i, s := range sites {
-			refs[i] = tsdb.LatestSite{ID: s.ID, Interval: s.Interval}
+			refs[i] = influxdb.LatestSite{ID: s.ID, Interval: s.Interval}
 		}
 		wg.Go(func() { latest, lErr = ui.reader.Latest(ctx, refs) })
 	}
@@ -274,7 +274,7 @@ func (ui *UI) metrics(ctx context.Context, sites []siteRef, withLatest bool) (ma
 		m.Uptime30d = sumCounts(d[BarDays-30:]).Uptime()
 		m.Uptime90d = sumCounts(d).Uptime()
 	}
-	per := map[string]tsdb.Counts{}
+	per := map[string]influxdb.Counts{}
 	for _, rc := range counts {
 		per[rc.WebsiteID] = per[rc.WebsiteID].Plus(rc.Counts)
 	}
@@ -306,18 +306,18 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-func sumCounts(cs []tsdb.Counts) tsdb.Counts {
-	var out tsdb.Counts
+func sumCounts(cs []influxdb.Counts) influxdb.Counts {
+	var out influxdb.Counts
 	for _, c := range cs {
 		out = out.Plus(c)
 	}
 	return out
 }
 
-func cells(first time.Time, counts []tsdb.Counts, downtime []int64) []dayCell {
+func cells(first time.Time, counts []influxdb.Counts, downtime []int64) []dayCell {
 	out := make([]dayCell, BarDays)
 	for i := range BarDays {
-		c := dayCell{Date: first.Add(time.Duration(i) * tsdb.Day), Uptime: counts[i].Uptime()}
+		c := dayCell{Date: first.Add(time.Duration(i) * influxdb.Day), Uptime: counts[i].Uptime()}
 		if downtime != nil {
 			c.Downtime = downtime[i]
 		}

@@ -17,10 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigil-monitor/vigil/pkg/httpapi"
+	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/postgres/pgtest"
-	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
 
 // influxURL is the local stack's InfluxDB 1.8; VIGIL_TEST_INFLUXDB_URL overrides it.
@@ -61,7 +61,7 @@ func newStack(tb testing.TB) *stack {
 	srv, err := httpapi.New(httpapi.Params{
 		Pool:   pool,
 		Logger: slog.New(slog.DiscardHandler),
-		Checks: tsdb.NewReader(client.QueryAPI(""), influxBucket, nil),
+		Checks: influxdb.NewReader(client.QueryAPI(""), influxBucket, nil),
 	})
 	require.NoError(tb, err)
 	hs := httptest.NewServer(srv.Handler())
@@ -112,7 +112,7 @@ func (s *stack) history(tb testing.TB, websiteID string, regions []string, days 
 				r.Phases = monitor.Phases{Total: 10 * time.Second}
 				r.Reason, r.Message = "timeout", "no response within 10s"
 			}
-			lines = append(lines, tsdb.Line(r))
+			lines = append(lines, influxdb.Line(r))
 		}
 	}
 	for at := now.Add(-time.Duration(days) * 24 * time.Hour); at.Before(now.Add(-span)); at = at.Add(time.Hour) {

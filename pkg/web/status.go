@@ -9,9 +9,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
-	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
 
 // statusMaxAge is how long browsers and proxies may cache a status page. A page that many
@@ -156,7 +156,7 @@ func (ui *UI) publicStatus(ctx context.Context, page postgres.StatusPage) (Publi
 	}
 	st.State, st.StateText = overallState(worst)
 
-	incidents, err := ui.overview.RecentIncidents(ctx, ids, now.Add(-BarDays*tsdb.Day), statusIncidents)
+	incidents, err := ui.overview.RecentIncidents(ctx, ids, now.Add(-BarDays*influxdb.Day), statusIncidents)
 	if err != nil {
 		return PublicStatus{}, err
 	}

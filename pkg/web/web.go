@@ -32,8 +32,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
+	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
-	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
 
 //go:embed templates/*.html
@@ -47,11 +47,11 @@ var staticFS embed.FS
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// CheckReader is what the pages read from the time-series store; *tsdb.Reader satisfies it.
+// CheckReader is what the pages read from the time-series store; *influxdb.Reader satisfies it.
 type CheckReader interface {
-	Latest(ctx context.Context, sites []tsdb.LatestSite) ([]tsdb.Latest, error)
-	Outcomes(ctx context.Context, websiteIDs []string, periods []tsdb.Period) ([]tsdb.RegionCounts, error)
-	DailyOutcomes(ctx context.Context, websiteIDs []string, from, to time.Time) (map[string][]tsdb.DayCounts, error)
+	Latest(ctx context.Context, sites []influxdb.LatestSite) ([]influxdb.Latest, error)
+	Outcomes(ctx context.Context, websiteIDs []string, periods []influxdb.Period) ([]influxdb.RegionCounts, error)
+	DailyOutcomes(ctx context.Context, websiteIDs []string, from, to time.Time) (map[string][]influxdb.DayCounts, error)
 }
 
 // Params are what the UI needs. Pool and Logger are required.
@@ -59,7 +59,7 @@ type Params struct {
 	Pool   *pgxpool.Pool
 	Logger *slog.Logger
 	// Reader reads check results for response times, uptime and the daily bars (a
-	// *tsdb.Reader); with nil the pages show states only.
+	// *influxdb.Reader); with nil the pages show states only.
 	Reader CheckReader
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time

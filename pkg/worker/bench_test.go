@@ -17,9 +17,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/queue"
-	"github.com/vigil-monitor/vigil/pkg/tsdb"
 	"github.com/vigil-monitor/vigil/pkg/worker"
 )
 
@@ -108,7 +108,7 @@ func benchWorker(b *testing.B, targetURL string, redisOnly bool) {
 			})
 			require.NoError(b, err)
 		}
-		writer := tsdb.NewWriter(tsdb.WriterParams{URL: influxURL, Bucket: benchBucket(b)})
+		writer := influxdb.NewWriter(influxdb.WriterParams{URL: influxURL, Bucket: benchBucket(b)})
 		p := e.params("bench", realProber(), writer)
 		if redisOnly {
 			p.Prober, p.Writer = upProber(), &memWriter{}

@@ -59,7 +59,7 @@ type Prober interface {
 	Probe(ctx context.Context, job monitor.Job) monitor.Result
 }
 
-// ResultWriter takes check results for the time-series store. tsdb.Writer is the real one.
+// ResultWriter takes check results for the time-series store. influxdb.Writer is the real one.
 // Write returns once the result is handed over (the job may then be acked); Flush posts
 // everything handed over so far.
 type ResultWriter interface {

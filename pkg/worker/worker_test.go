@@ -19,10 +19,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/probe"
 	"github.com/vigil-monitor/vigil/pkg/queue"
-	"github.com/vigil-monitor/vigil/pkg/tsdb"
 	"github.com/vigil-monitor/vigil/pkg/worker"
 )
 
@@ -207,7 +207,7 @@ func TestWorkerEndToEnd(t *testing.T) {
 	}))
 	defer target.Close()
 
-	writer := tsdb.NewWriter(tsdb.WriterParams{URL: influxURL, Bucket: influxBucket, FlushInterval: 100 * time.Millisecond})
+	writer := influxdb.NewWriter(influxdb.WriterParams{URL: influxURL, Bucket: influxBucket, FlushInterval: 100 * time.Millisecond})
 	defer writer.Close()
 	w, stop := e.start(e.params("w1", realProber(), writer))
 

@@ -1,4 +1,4 @@
-package tsdb_test
+package influxdb_test
 
 import (
 	"context"
@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
-	"github.com/vigil-monitor/vigil/pkg/tsdb"
 )
 
 const (
@@ -50,7 +50,7 @@ func TestWriterWritesPoints(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	var hooked atomic.Int64
-	w := tsdb.NewWriter(tsdb.WriterParams{URL: influxURL, Bucket: influxBucket, FlushInterval: 100 * time.Millisecond,
+	w := influxdb.NewWriter(influxdb.WriterParams{URL: influxURL, Bucket: influxBucket, FlushInterval: 100 * time.Millisecond,
 		OnPoints: func(n int) { hooked.Add(int64(n)) }})
 	defer w.Close()
 	require.NoError(t, w.Ping(ctx))
@@ -91,12 +91,12 @@ func TestWriterCountsFailedWrites(t *testing.T) {
 	}))
 	defer srv.Close()
 	var hook atomic.Int64
-	w := tsdb.NewWriter(tsdb.WriterParams{URL: srv.URL, Bucket: influxBucket, OnError: func() { hook.Add(1) }})
+	w := influxdb.NewWriter(influxdb.WriterParams{URL: srv.URL, Bucket: influxBucket, OnError: func() { hook.Add(1) }})
 	require.NoError(t, w.Write(t.Context(), monitor.Result{WebsiteID: "w", Region: "eu", At: time.Now(), Outcome: monitor.OutcomeUp}))
 	require.NoError(t, w.Flush(t.Context()))
 	require.Eventually(t, func() bool { return w.Errors() == 1 && hook.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
 	w.Close()
-	require.ErrorIs(t, w.Write(t.Context(), monitor.Result{}), tsdb.ErrClosed)
+	require.ErrorIs(t, w.Write(t.Context(), monitor.Result{}), influxdb.ErrClosed)
 	require.EqualValues(t, 1, posts.Load())
 }
 
@@ -108,7 +108,7 @@ func TestWriterRetriesAndCountsDroppedBatches(t *testing.T) {
 		http.Error(rw, `{"code":"unavailable","message":"try later"}`, http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	w := tsdb.NewWriter(tsdb.WriterParams{URL: srv.URL, Bucket: influxBucket, MaxRetries: 1,
+	w := influxdb.NewWriter(influxdb.WriterParams{URL: srv.URL, Bucket: influxBucket, MaxRetries: 1,
 		RetryInterval: time.Millisecond, FlushInterval: 10 * time.Millisecond, BatchSize: 1})
 	defer w.Close()
 	// The client retries a failed batch when the next one is written (while writes fail, only
@@ -153,7 +153,7 @@ func TestWriterKeepsAnOutageOfSmallBatches(t *testing.T) {
 		rw.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
-	w := tsdb.NewWriter(tsdb.WriterParams{URL: srv.URL, Bucket: influxBucket, BatchSize: 50,
+	w := influxdb.NewWriter(influxdb.WriterParams{URL: srv.URL, Bucket: influxBucket, BatchSize: 50,
 		RetryBufferLimit: 100, RetryInterval: time.Millisecond, FlushInterval: 10 * time.Millisecond})
 	defer w.Close()
 	write := func(i int) {
@@ -202,7 +202,7 @@ func waitTick(ctx context.Context, d time.Duration) error {
 func TestLineEscapes(t *testing.T) {
 	t.Parallel()
 	at := time.Unix(1700000000, 5)
-	got := tsdb.Line(monitor.Result{WebsiteID: "a b,c=d", Region: "eu", At: at, Outcome: monitor.OutcomeDown, Message: "x\"y\nz"})
+	got := influxdb.Line(monitor.Result{WebsiteID: "a b,c=d", Region: "eu", At: at, Outcome: monitor.OutcomeDown, Message: "x\"y\nz"})
 	require.True(t, strings.HasPrefix(got, `check,region=eu,website_id=a\ b\,c\=d response_ms=0,`), got)
 	require.Contains(t, got, `error="x\"y z"`)
 	require.True(t, strings.HasSuffix(got, " 1700000000000000005"), got)

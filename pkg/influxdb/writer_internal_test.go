@@ -1,4 +1,4 @@
-package tsdb
+package influxdb
 
 import (
 	"log/slog"

@@ -1,4 +1,4 @@
-package tsdb
+package influxdb
 
 import (
 	"cmp"
@@ -195,7 +195,7 @@ func (r *Reader) Latest(ctx context.Context, sites []LatestSite) ([]Latest, erro
 		}
 		ids, err := canonicalIDs(byLookback[lb])
 		if err != nil {
-			return nil, fmt.Errorf("tsdb: latest: %w", err)
+			return nil, fmt.Errorf("influxdb: latest: %w", err)
 		}
 		fmt.Fprintf(&b, "%s\n  |> last()\n  |> yield(name: \"l%d\")\n",
 			r.source(stop.Add(-lb), stop, ids, "", "outcome", "response_ms", "status_code", "reason", "error"), i)
@@ -231,7 +231,7 @@ func (r *Reader) Latest(ctx context.Context, sites []LatestSite) ([]Latest, erro
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("tsdb: latest: %w", err)
+		return nil, fmt.Errorf("influxdb: latest: %w", err)
 	}
 	out := make([]Latest, 0, len(found))
 	for k, f := range found {
@@ -325,13 +325,13 @@ var quantiles = []struct {
 func (r *Reader) ResponseTimes(ctx context.Context, websiteID, region string, days int) (ResponseTimes, error) {
 	ids, err := canonicalIDs([]string{websiteID})
 	if err != nil {
-		return ResponseTimes{}, fmt.Errorf("tsdb: response times: %w", err)
+		return ResponseTimes{}, fmt.Errorf("influxdb: response times: %w", err)
 	}
 	if region != "" && !ValidRegion(region) {
-		return ResponseTimes{}, fmt.Errorf("tsdb: response times: invalid region %q", region)
+		return ResponseTimes{}, fmt.Errorf("influxdb: response times: invalid region %q", region)
 	}
 	if !ValidDays(days) {
-		return ResponseTimes{}, fmt.Errorf("tsdb: response times: days %d out of 1..%d", days, MaxDays)
+		return ResponseTimes{}, fmt.Errorf("influxdb: response times: days %d out of 1..%d", days, MaxDays)
 	}
 	stop := r.now()
 	rng := time.Duration(days) * 24 * time.Hour
@@ -414,7 +414,7 @@ func (r *Reader) ResponseTimes(ctx context.Context, websiteID, region string, da
 		return nil
 	})
 	if err != nil {
-		return ResponseTimes{}, fmt.Errorf("tsdb: response times %s: %w", ids[0], err)
+		return ResponseTimes{}, fmt.Errorf("influxdb: response times %s: %w", ids[0], err)
 	}
 
 	byRegion := map[string][]Point{}
@@ -519,7 +519,7 @@ func (r *Reader) Outcomes(ctx context.Context, websiteIDs []string, periods []Pe
 	}
 	ids, err := canonicalIDs(websiteIDs)
 	if err != nil {
-		return nil, fmt.Errorf("tsdb: outcomes: %w", err)
+		return nil, fmt.Errorf("influxdb: outcomes: %w", err)
 	}
 	stop := r.now().Add(time.Second)
 	var b strings.Builder
@@ -549,7 +549,7 @@ func (r *Reader) Outcomes(ctx context.Context, websiteIDs []string, periods []Pe
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("tsdb: outcomes: %w", err)
+		return nil, fmt.Errorf("influxdb: outcomes: %w", err)
 	}
 	out := make([]RegionCounts, 0, len(acc))
 	for k, c := range acc {
@@ -589,13 +589,13 @@ type Breakdown struct {
 func (r *Reader) Breakdown(ctx context.Context, websiteID, region string, days int) (Breakdown, error) {
 	ids, err := canonicalIDs([]string{websiteID})
 	if err != nil {
-		return Breakdown{}, fmt.Errorf("tsdb: breakdown: %w", err)
+		return Breakdown{}, fmt.Errorf("influxdb: breakdown: %w", err)
 	}
 	if region != "" && !ValidRegion(region) {
-		return Breakdown{}, fmt.Errorf("tsdb: breakdown: invalid region %q", region)
+		return Breakdown{}, fmt.Errorf("influxdb: breakdown: invalid region %q", region)
 	}
 	if !ValidDays(days) {
-		return Breakdown{}, fmt.Errorf("tsdb: breakdown: days %d out of 1..%d", days, MaxDays)
+		return Breakdown{}, fmt.Errorf("influxdb: breakdown: days %d out of 1..%d", days, MaxDays)
 	}
 	stop := r.now()
 	start := stop.Add(-time.Duration(days) * 24 * time.Hour)
@@ -628,7 +628,7 @@ func (r *Reader) Breakdown(ctx context.Context, websiteID, region string, days i
 		return nil
 	})
 	if err != nil {
-		return Breakdown{}, fmt.Errorf("tsdb: breakdown %s: %w", ids[0], err)
+		return Breakdown{}, fmt.Errorf("influxdb: breakdown %s: %w", ids[0], err)
 	}
 	slices.SortFunc(out.StatusCodes, func(a, b StatusCount) int { return a.Code - b.Code })
 	return out, nil

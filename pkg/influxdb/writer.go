@@ -1,7 +1,7 @@
-// Package tsdb is Vigil's InfluxDB adapter: the batched writer of check results and the Flux
+// Package influxdb is Vigil's InfluxDB adapter: the batched writer of check results and the Flux
 // queries that read them back. It works with InfluxDB 2.x and with 1.8's v2-compatible API
 // (bucket "db/retention-policy", token "user:password" or empty).
-package tsdb
+package influxdb
 
 import (
 	"cmp"
@@ -159,16 +159,16 @@ func NewWriter(p WriterParams) *Writer {
 func (w *Writer) Ping(ctx context.Context) error {
 	ok, err := w.client.Ping(ctx)
 	if err != nil {
-		return fmt.Errorf("tsdb: ping %s: %w", w.p.URL, err)
+		return fmt.Errorf("influxdb: ping %s: %w", w.p.URL, err)
 	}
 	if !ok {
-		return fmt.Errorf("tsdb: ping %s: not ready", w.p.URL)
+		return fmt.Errorf("influxdb: ping %s: not ready", w.p.URL)
 	}
 	return nil
 }
 
 // ErrClosed is returned by Write after Close.
-var ErrClosed = errors.New("tsdb: writer closed")
+var ErrClosed = errors.New("influxdb: writer closed")
 
 // Write hands a check result to the batching writer. It returns once the point is queued,
 // blocking only while the buffer is full; an error means the point was not taken.
@@ -187,7 +187,7 @@ func (w *Writer) Write(ctx context.Context, r monitor.Result) error {
 		}
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("tsdb: write %s: %w", r.WebsiteID, ctx.Err())
+		return fmt.Errorf("influxdb: write %s: %w", r.WebsiteID, ctx.Err())
 	}
 }
 
@@ -206,13 +206,13 @@ func (w *Writer) Flush(ctx context.Context) error {
 		w.mu.RUnlock()
 	case <-ctx.Done():
 		w.mu.RUnlock()
-		return fmt.Errorf("tsdb: flush: %w", ctx.Err())
+		return fmt.Errorf("influxdb: flush: %w", ctx.Err())
 	}
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("tsdb: flush: %w", ctx.Err())
+		return fmt.Errorf("influxdb: flush: %w", ctx.Err())
 	}
 }
 

@@ -1,4 +1,4 @@
-package tsdb
+package influxdb
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func (r *Reader) DailyOutcomes(ctx context.Context, websiteIDs []string, from, t
 	}
 	ids, err := canonicalIDs(websiteIDs)
 	if err != nil {
-		return nil, fmt.Errorf("tsdb: daily outcomes: %w", err)
+		return nil, fmt.Errorf("influxdb: daily outcomes: %w", err)
 	}
 	from = from.UTC().Truncate(Day)
 	if !to.After(from) {
@@ -61,7 +61,7 @@ func (r *Reader) DailyOutcomes(ctx context.Context, websiteIDs []string, from, t
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("tsdb: daily outcomes: %w", err)
+		return nil, fmt.Errorf("influxdb: daily outcomes: %w", err)
 	}
 	for k, c := range acc {
 		out[k.id] = append(out[k.id], DayCounts{Date: time.Unix(k.day, 0).UTC(), Counts: *c})
