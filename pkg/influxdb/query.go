@@ -323,24 +323,44 @@ var quantiles = []struct {
 // the 50th, 95th and 99th percentiles (linearly interpolated between the nearest checks) per
 // region and over all of them.
 func (r *Reader) ResponseTimes(ctx context.Context, websiteID, region string, days int) (ResponseTimes, error) {
-	ids, err := canonicalIDs([]string{websiteID})
+	id, err := checkRange(websiteID, region, days)
 	if err != nil {
 		return ResponseTimes{}, fmt.Errorf("influxdb: response times: %w", err)
-	}
-	if region != "" && !ValidRegion(region) {
-		return ResponseTimes{}, fmt.Errorf("influxdb: response times: invalid region %q", region)
-	}
-	if !ValidDays(days) {
-		return ResponseTimes{}, fmt.Errorf("influxdb: response times: days %d out of 1..%d", days, MaxDays)
 	}
 	stop := r.now()
 	rng := time.Duration(days) * 24 * time.Hour
 	start := stop.Add(-rng)
 	win := Window(rng)
-	every := strconv.FormatInt(int64(win/time.Second), 10) + "s"
+	recs := newSeriesRecords()
+	if err := r.run(ctx, r.responseTimesFlux(start, stop, id, region, win), recs.add); err != nil {
+		return ResponseTimes{}, fmt.Errorf("influxdb: response times %s: %w", id, err)
+	}
+	return recs.responseTimes(start, stop, win, region), nil
+}
 
+// checkRange checks the arguments of a query on one website over the last days, optionally in
+// one region, and returns the website's canonical id.
+func checkRange(websiteID, region string, days int) (string, error) {
+	ids, err := canonicalIDs([]string{websiteID})
+	if err != nil {
+		return "", err
+	}
+	if region != "" && !ValidRegion(region) {
+		return "", fmt.Errorf("invalid region %q", region)
+	}
+	if !ValidDays(days) {
+		return "", fmt.Errorf("days %d out of 1..%d", days, MaxDays)
+	}
+	return ids[0], nil
+}
+
+// responseTimesFlux is the query of ResponseTimes: the windows' means and maxima (results
+// "mean" and "max"), the percentiles per region (results "rp50", "rp95", "rp99") and, across
+// regions, over all of them ("ap50"...).
+func (r *Reader) responseTimesFlux(start, stop time.Time, id, region string, win time.Duration) string {
+	every := strconv.FormatInt(int64(win/time.Second), 10) + "s"
 	var b strings.Builder
-	b.WriteString("data = " + r.source(start, stop, ids, region, "response_ms") + "\n")
+	b.WriteString("data = " + r.source(start, stop, []string{id}, region, "response_ms") + "\n")
 	// One window() feeds both aggregates, and the windows are not merged back into one table
 	// (as aggregateWindow does): on 1.8 that is about four times faster. Each point is then
 	// its own table, identified by its region and _start.
@@ -358,74 +378,91 @@ func (r *Reader) ResponseTimes(ctx context.Context, websiteID, region string, da
 			fmt.Fprintf(&b, "merged |> quantile(q: %g, method: \"exact_mean\") |> yield(name: \"a%s\")\n", q.q, q.name)
 		}
 	}
+	return b.String()
+}
 
-	type pointKey struct {
-		region string
-		at     int64
-	}
-	points := map[pointKey]*Point{}
-	regionPct := map[string]*Percentiles{}
-	var all *Percentiles
-	setPct := func(p *Percentiles, name string, v float64) {
-		switch name {
-		case "p50":
-			p.P50 = v
-		case "p95":
-			p.P95 = v
-		case "p99":
-			p.P99 = v
-		}
-	}
-	err = r.run(ctx, b.String(), func(rec *query.FluxRecord) error {
-		v, ok := rec.Value().(float64)
-		if !ok {
-			if rec.Value() == nil {
-				return nil
-			}
-			v = num(rec.Value())
-		}
-		reg := str(rec.ValueByKey("region"))
-		switch res := rec.Result(); {
-		case res == "mean" || res == "max":
-			k := pointKey{reg, rec.Start().UnixNano()}
-			p := points[k]
-			if p == nil {
-				p = &Point{At: rec.Start()}
-				points[k] = p
-			}
-			if res == "mean" {
-				p.Mean = v
-			} else {
-				p.Max = v
-			}
-		case strings.HasPrefix(res, "r"):
-			p := regionPct[reg]
-			if p == nil {
-				p = &Percentiles{}
-				regionPct[reg] = p
-			}
-			setPct(p, res[1:], v)
-		case strings.HasPrefix(res, "a"):
-			if all == nil {
-				all = &Percentiles{}
-			}
-			setPct(all, res[1:], v)
-		}
-		return nil
-	})
-	if err != nil {
-		return ResponseTimes{}, fmt.Errorf("influxdb: response times %s: %w", ids[0], err)
-	}
+// seriesRecords gathers the records of a responseTimesFlux answer.
+type seriesRecords struct {
+	points    map[pointKey]*Point
+	regionPct map[string]*Percentiles
+	all       *Percentiles // across regions; nil until a record of it comes
+}
 
+// pointKey identifies a window of a region's series by the window's start.
+type pointKey struct {
+	region string
+	at     int64
+}
+
+func newSeriesRecords() *seriesRecords {
+	return &seriesRecords{points: map[pointKey]*Point{}, regionPct: map[string]*Percentiles{}}
+}
+
+// add takes one record: a window's mean or max, or a percentile of a region or of all.
+func (s *seriesRecords) add(rec *query.FluxRecord) error {
+	v, ok := rec.Value().(float64)
+	if !ok {
+		if rec.Value() == nil {
+			return nil
+		}
+		v = num(rec.Value())
+	}
+	reg := str(rec.ValueByKey("region"))
+	switch res := rec.Result(); {
+	case res == "mean" || res == "max":
+		k := pointKey{reg, rec.Start().UnixNano()}
+		p := s.points[k]
+		if p == nil {
+			p = &Point{At: rec.Start()}
+			s.points[k] = p
+		}
+		if res == "mean" {
+			p.Mean = v
+		} else {
+			p.Max = v
+		}
+	case strings.HasPrefix(res, "r"):
+		p := s.regionPct[reg]
+		if p == nil {
+			p = &Percentiles{}
+			s.regionPct[reg] = p
+		}
+		p.set(res[1:], v)
+	case strings.HasPrefix(res, "a"):
+		if s.all == nil {
+			s.all = &Percentiles{}
+		}
+		s.all.set(res[1:], v)
+	}
+	return nil
+}
+
+// set sets the percentile named as in quantiles.
+func (p *Percentiles) set(name string, v float64) {
+	switch name {
+	case "p50":
+		p.P50 = v
+	case "p95":
+		p.P95 = v
+	case "p99":
+		p.P99 = v
+	}
+}
+
+// responseTimes sorts the records into one series per region, the regions in name order and
+// each series' points in time order. A region with percentiles but no point still gets its
+// (empty) series; with region set, the overall percentiles are that region's.
+func (s *seriesRecords) responseTimes(start, stop time.Time, win time.Duration, region string) ResponseTimes {
 	byRegion := map[string][]Point{}
-	for k, p := range points {
+	for k, p := range s.points {
 		byRegion[k.region] = append(byRegion[k.region], *p)
 	}
+	all := s.all
 	if region != "" {
-		all = regionPct[region]
+		all = s.regionPct[region]
 	}
 	out := ResponseTimes{Start: start, Stop: stop, Window: win, Percentiles: all, Series: []RegionSeries{}}
-	for reg := range regionPct {
+	for reg := range s.regionPct {
 		if _, ok := byRegion[reg]; !ok {
 			byRegion[reg] = nil
 		}
@@ -435,10 +472,10 @@ func (r *Reader) ResponseTimes(ctx context.Context, websiteID, region string, da
 		if pts == nil {
 			pts = []Point{}
 		}
-		out.Series = append(out.Series, RegionSeries{Region: reg, Points: pts, Percentiles: regionPct[reg]})
+		out.Series = append(out.Series, RegionSeries{Region: reg, Points: pts, Percentiles: s.regionPct[reg]})
 	}
 	slices.SortFunc(out.Series, func(a, b RegionSeries) int { return strings.Compare(a.Region, b.Region) })
-	return out, nil
+	return out
 }
 
 // Counts are the checks of a range by outcome.
@@ -587,16 +624,11 @@ type Breakdown struct {
 // Breakdown returns the website's checks over the last days by status code, and its mean
 // phases, in every region or only in region.
 func (r *Reader) Breakdown(ctx context.Context, websiteID, region string, days int) (Breakdown, error) {
-	ids, err := canonicalIDs([]string{websiteID})
+	id, err := checkRange(websiteID, region, days)
 	if err != nil {
 		return Breakdown{}, fmt.Errorf("influxdb: breakdown: %w", err)
 	}
-	if region != "" && !ValidRegion(region) {
-		return Breakdown{}, fmt.Errorf("influxdb: breakdown: invalid region %q", region)
-	}
-	if !ValidDays(days) {
-		return Breakdown{}, fmt.Errorf("influxdb: breakdown: days %d out of 1..%d", days, MaxDays)
-	}
+	ids := []string{id}
 	stop := r.now()
 	start := stop.Add(-time.Duration(days) * 24 * time.Hour)
 	var b strings.Builder
