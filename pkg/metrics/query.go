@@ -50,7 +50,7 @@ func (q *QueryGauge) Collect(ch chan<- prometheus.Metric) {
 }
 
 // IncidentsOpen returns the vigil_incidents_open gauge; count returns the number of incidents
-// not yet resolved, e.g. SELECT count(*) FROM incidents WHERE resolved_at IS NULL.
+// not yet resolved (postgres.IncidentStore.CountOpen).
 func IncidentsOpen(count func(context.Context) (float64, error), log *slog.Logger) *QueryGauge {
 	return NewQueryGauge("incidents_open", "Incidents open now (read from PostgreSQL at scrape time).", count, log)
 }
