@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vigil-monitor/vigil/pkg/postgres"
+	"github.com/vigil-monitor/vigil/pkg/status"
 	"github.com/vigil-monitor/vigil/pkg/web"
 )
 
@@ -17,10 +18,9 @@ import (
 var errCSRF = &Error{Status: http.StatusForbidden, Code: "csrf",
 	Message: "a state-changing request with the session cookie needs the session's token in " + web.CSRFHeader}
 
-// newUI builds the dashboard on the API's pool and, when it is one, the InfluxDB reader.
-func newUI(p Params) (*web.UI, error) {
-	reader, _ := p.Checks.(web.CheckReader)
-	return web.New(web.Params{Pool: p.Pool, Logger: p.Logger, Reader: reader})
+// newUI builds the dashboard on the API's pool and the status views it shares with the API.
+func newUI(p Params, views *status.Views) (*web.UI, error) {
+	return web.New(web.Params{Pool: p.Pool, Logger: p.Logger, Views: views})
 }
 
 // sessionAuth authenticates a request that has no Bearer key by its dashboard session cookie.

@@ -172,3 +172,5 @@ func (s *Server) listNotifications(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, newListResponse(ns, next))
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -24,20 +24,21 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/postgres/pgtest"
 	"github.com/vigil-monitor/vigil/pkg/queue"
+	"github.com/vigil-monitor/vigil/pkg/status"
 )
 
 // benchAPI is the API on a fresh schema and the real InfluxDB, served over HTTP.
 type benchAPI struct {
 	url, key string
 	srv      *Server
+	checks   *influxdb.Reader
 }
 
 func newBenchAPI(b *testing.B) *benchAPI {
 	b.Helper()
 	pool := pgtest.Pool(b)
-	influx := monitorTestInflux(b)
-	srv, err := New(Params{Pool: pool, Logger: slog.New(slog.DiscardHandler),
-		Checks: influxdb.NewReader(influx.QueryAPI("vigil"), monitorTestBucket, nil)})
+	checks := monitorTestReader(monitorTestInflux(b))
+	srv, err := New(Params{Pool: pool, Logger: slog.New(slog.DiscardHandler), Checks: checks})
 	require.NoError(b, err)
 	hs := httptest.NewServer(srv.Handler())
 	b.Cleanup(hs.Close)
@@ -45,7 +46,7 @@ func newBenchAPI(b *testing.B) *benchAPI {
 	require.NoError(b, err)
 	_, err = pool.Exec(context.Background(), `INSERT INTO regions (name) VALUES ('europe')`)
 	require.NoError(b, err)
-	return &benchAPI{url: hs.URL, key: key, srv: srv}
+	return &benchAPI{url: hs.URL, key: key, srv: srv, checks: checks}
 }
 
 // get runs path b.N times and reports the median latency next to ns/op.
@@ -143,7 +144,7 @@ func BenchmarkMonitorList10k(b *testing.B) {
 	}
 	_, err = states.Complete(ctx, cs)
 	require.NoError(b, err)
-	a.srv.mon.last = queue.NewLastChecks(rdb, keys)
+	replaceViews(a.srv, a.checks, func(p *status.Params) { p.LastChecks = queue.NewLastChecks(rdb, keys) })
 	b.Run("redis/limit=50", func(b *testing.B) { a.get(b, "/monitor") })
 	b.Run("redis/limit=500", func(b *testing.B) { a.get(b, "/monitor?limit=500") })
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/queue"
+	"github.com/vigil-monitor/vigil/pkg/status"
 )
 
 // latestTestRedis is the local Redis with a key prefix of the test's own, removed at its end.
@@ -43,9 +44,10 @@ func TestMonitorLatestFromRedis(t *testing.T) {
 	a, influx := newMonitorTestAPI(t)
 	last := &swapLastChecks{}
 	last.Store(queue.NewLastChecks(rdb, keys))
-	a.srv.mon.last = last
 	now := time.Now()
-	a.srv.mon.now = func() time.Time { return now }
+	replaceViews(a.srv, monitorTestReader(influx), func(p *status.Params) {
+		p.LastChecks, p.Now = last, func() time.Time { return now }
+	})
 
 	fresh := a.mustCreate("/websites", `{"name":"a-fresh","url":"https://example.com","regions":["europe","asia"],"interval_seconds":60}`)
 	lost := a.mustCreate("/websites", `{"name":"b-lost","url":"https://example.org","regions":["europe"],"interval_seconds":60}`)
@@ -63,11 +65,11 @@ func TestMonitorLatestFromRedis(t *testing.T) {
 	completeCheck(t, rdb, keys, monitor.Result{WebsiteID: stale, Region: "europe", At: now.Add(-48 * time.Hour),
 		Outcome: monitor.OutcomeUp, StatusCode: 200})
 
-	list := func() []monitorItem {
+	list := func() []status.MonitorItem {
 		t.Helper()
 		r := a.do(http.MethodGet, "/monitor", "")
 		require.Equal(t, http.StatusOK, r.Status, "%s", r.Raw)
-		items := decode[listResponse[monitorItem]](t, r).Items
+		items := decode[listResponse[status.MonitorItem]](t, r).Items
 		require.Len(t, items, 3)
 		return items
 	}
@@ -91,7 +93,7 @@ func TestMonitorLatestFromRedis(t *testing.T) {
 	require.InDelta(t, 70, *items[1].Regions[0].ResponseMS, 1e-9)
 
 	require.Equal(t, stale, items[2].ID)
-	require.Equal(t, outcomeUnknown, items[2].Regions[0].Outcome, "too old to be the latest check")
+	require.Equal(t, status.OutcomeUnknown, items[2].Regions[0].Outcome, "too old to be the latest check")
 	require.Nil(t, items[2].LastCheckAt)
 
 	// Redis down: the whole page from InfluxDB.
@@ -111,7 +113,9 @@ func TestMonitorCachedRoutes(t *testing.T) {
 	a, influx := newMonitorTestAPI(t)
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())
-	a.srv.mon.cache = newResultCache(15*time.Second, 16, func() time.Time { return time.Unix(0, clock.Load()) })
+	replaceViews(a.srv, monitorTestReader(influx), func(p *status.Params) {
+		p.CacheTTL, p.CacheEntries, p.Now = 15*time.Second, 16, func() time.Time { return time.Unix(0, clock.Load()) }
+	})
 	id := a.mustCreate("/websites", `{"name":"c","url":"https://example.com","regions":["europe","asia"]}`)
 	now := time.Now()
 	writeResults(t, influx, id, now, result{ago: 2 * time.Minute, region: "europe", outcome: "up", response: 10, status: 200})

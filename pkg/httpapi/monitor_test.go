@@ -15,6 +15,8 @@ import (
 
 	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
+	"github.com/vigil-monitor/vigil/pkg/postgres"
+	"github.com/vigil-monitor/vigil/pkg/status"
 )
 
 const monitorTestBucket = "vigil/autogen"
@@ -32,13 +34,26 @@ func monitorTestInflux(t testing.TB) influxdb2.Client {
 	return c
 }
 
+// replaceViews gives srv status views on its own pool and checks, with the params that mutate
+// sets (a clock, a Redis, a cache), as newViews would build them from Params.
+func replaceViews(srv *Server, checks status.CheckReader, mutate func(*status.Params)) {
+	p := status.Params{Checks: checks, States: postgres.NewOverviewStore(srv.pool), Downtimes: postgres.NewDowntimeStore(srv.pool)}
+	mutate(&p)
+	srv.views = status.New(p)
+}
+
+// monitorTestReader reads the test bucket of influx.
+func monitorTestReader(influx influxdb2.Client) *influxdb.Reader {
+	return influxdb.NewReader(influx.QueryAPI("vigil"), monitorTestBucket, nil)
+}
+
 // newMonitorTestAPI is an API whose monitoring routes read the real InfluxDB, with regions
 // europe and asia.
 func newMonitorTestAPI(t *testing.T) (*testAPI, influxdb2.Client) {
 	t.Helper()
 	influx := monitorTestInflux(t)
 	a := newTestAPI(t, func(p *Params) {
-		p.Checks = influxdb.NewReader(influx.QueryAPI("vigil"), monitorTestBucket, nil)
+		p.Checks = monitorTestReader(influx)
 	})
 	a.mustCreate("/regions", `{"name":"europe"}`)
 	a.mustCreate("/regions", `{"name":"asia"}`)
@@ -251,7 +266,7 @@ func TestMonitorListAndStatus(t *testing.T) {
 	a, influx := newMonitorTestAPI(t)
 	ctx := context.Background()
 	now := time.Now()
-	a.srv.mon.now = func() time.Time { return now }
+	replaceViews(a.srv, monitorTestReader(influx), func(p *status.Params) { p.Now = func() time.Time { return now } })
 	busy := a.mustCreate("/websites", `{"name":"busy","url":"https://example.com","regions":["europe","asia"],"interval_seconds":60}`)
 	quiet := a.mustCreate("/websites", `{"name":"quiet","url":"https://example.org","regions":["europe"],"enabled":false}`)
 	writeResults(t, influx, busy, now,
@@ -267,7 +282,7 @@ func TestMonitorListAndStatus(t *testing.T) {
 
 	r := a.do(http.MethodGet, "/monitor", "")
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Raw)
-	list := decode[listResponse[monitorItem]](t, r)
+	list := decode[listResponse[status.MonitorItem]](t, r)
 	require.Len(t, list.Items, 2)
 	require.Empty(t, list.NextCursor)
 
@@ -287,7 +302,7 @@ func TestMonitorListAndStatus(t *testing.T) {
 		require.NotNil(t, rs.NextCheckAt)
 		require.False(t, rs.NextCheckAt.Before(now.Truncate(time.Millisecond)))
 		require.True(t, rs.NextCheckAt.Before(now.Add(time.Minute)))
-		require.Equal(t, nextDue(busy, rs.Region, 60, now), *rs.NextCheckAt)
+		require.Equal(t, status.NextCheckAt(busy, rs.Region, 60, now), *rs.NextCheckAt)
 	}
 	require.NotNil(t, b.LastDowntime)
 	require.Equal(t, "europe", b.LastDowntime.Region)
@@ -297,22 +312,22 @@ func TestMonitorListAndStatus(t *testing.T) {
 	q := list.Items[1]
 	require.Equal(t, quiet, q.ID)
 	require.Equal(t, "paused", q.State)
-	require.Equal(t, outcomeUnknown, q.Outcome)
+	require.Equal(t, status.OutcomeUnknown, q.Outcome)
 	require.Nil(t, q.NextCheckAt)
 	require.Nil(t, q.LastCheckAt)
 	require.Nil(t, q.LastDowntime)
 	require.Nil(t, q.SecondsSinceLastDowntime)
 
 	// Pages follow GET /websites.
-	page := decode[listResponse[monitorItem]](t, a.do(http.MethodGet, "/monitor?limit=1", ""))
+	page := decode[listResponse[status.MonitorItem]](t, a.do(http.MethodGet, "/monitor?limit=1", ""))
 	require.Len(t, page.Items, 1)
 	require.NotEmpty(t, page.NextCursor)
-	page = decode[listResponse[monitorItem]](t, a.do(http.MethodGet, "/monitor?limit=1&cursor="+page.NextCursor, ""))
+	page = decode[listResponse[status.MonitorItem]](t, a.do(http.MethodGet, "/monitor?limit=1&cursor="+page.NextCursor, ""))
 	require.Equal(t, quiet, page.Items[0].ID)
 
 	r = a.do(http.MethodGet, "/api/status", "")
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Raw)
-	status := decode[listResponse[statusItem]](t, r)
+	status := decode[listResponse[status.Summary]](t, r)
 	require.Len(t, status.Items, 2)
 	s := status.Items[0]
 	require.Equal(t, "timeout", s.Status)

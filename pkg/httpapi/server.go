@@ -25,6 +25,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigil-monitor/vigil/pkg/postgres"
+	"github.com/vigil-monitor/vigil/pkg/status"
 	"github.com/vigil-monitor/vigil/pkg/web"
 )
 
@@ -58,15 +59,15 @@ type Params struct {
 	ReadyTimeout time.Duration
 	// Checks reads check results for the monitoring routes (a *influxdb.Reader); when nil they
 	// answer 503.
-	Checks CheckReader
+	Checks status.CheckReader
 	// LastChecks reads each pair's latest check for GET /monitor from the state the workers
 	// keep in Redis (a *queue.LastChecks); pairs it does not know, or all of them when it is
 	// nil, are read from Checks.
-	LastChecks LastCheckReader
+	LastChecks status.LastCheckReader
 	// CacheTTL is how long the answers of the series, breakdown and uptime routes are served
-	// again, concurrent identical requests sharing one query (cache.go); 0 caches nothing.
-	// cmd/api sets VIGIL_API_CACHE_TTL (DefaultCacheTTL). CacheEntries bounds the answers
-	// kept; 0 means DefaultCacheEntries.
+	// again, concurrent identical requests sharing one query (pkg/status's cache.go); 0
+	// caches nothing. cmd/api sets VIGIL_API_CACHE_TTL (status.DefaultCacheTTL).
+	// CacheEntries bounds the answers kept; 0 means status.DefaultCacheEntries.
 	CacheTTL     time.Duration
 	CacheEntries int
 	// Metrics records every request by route pattern (a *metrics.API); nil records nothing.
@@ -117,8 +118,8 @@ type Server struct {
 	websites *postgres.WebsiteStore
 	regions  *postgres.RegionStore
 	keys     *postgres.APIKeyStore
-	mon      *monitorAPI
-	web      *web.UI // the dashboard and status pages (dashboard.go)
+	views    *status.Views // the status read model, shared with web
+	web      *web.UI       // the dashboard and status pages (dashboard.go)
 
 	// table is the route table with each route's access policy, as registered.
 	table []route
@@ -150,10 +151,10 @@ func New(p Params) (*Server, error) {
 		websites:     postgres.NewWebsiteStore(p.Pool),
 		regions:      postgres.NewRegionStore(p.Pool),
 		keys:         postgres.NewAPIKeyStore(p.Pool),
-		mon:          newMonitorAPI(p.Pool, p),
+		views:        newViews(p.Pool, p),
 	}
 	var err error
-	if s.web, err = newUI(p); err != nil {
+	if s.web, err = newUI(p, s.views); err != nil {
 		return nil, err
 	}
 	e := s.echo

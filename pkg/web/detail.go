@@ -7,12 +7,13 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vigil-monitor/vigil/pkg/postgres"
+	"github.com/vigil-monitor/vigil/pkg/status"
 )
 
 type detailData struct {
 	Website postgres.Website
 	Row     postgres.OverviewRow
-	M       *siteMetrics
+	M       *uptimeBar
 }
 
 // Detail is one website's page. The page carries the website and its state; detail.js then
@@ -35,11 +36,11 @@ func (ui *UI) Detail(c echo.Context) error {
 		}
 		mctx, cancel := ui.withTimeout(ctx)
 		defer cancel()
-		m, err := ui.metrics(mctx, []siteRef{{ID: w.ID, Interval: time.Duration(w.IntervalSeconds) * time.Second}}, true)
+		bars, err := ui.views.UptimeBars(mctx, []status.Site{{ID: w.ID, Interval: time.Duration(w.IntervalSeconds) * time.Second}}, true)
 		if err != nil {
 			ui.log.Warn("web: detail metrics", "website_id", w.ID, "err", err)
 		} else {
-			d.M = m[w.ID]
+			d.M = newUptimeBar(bars[w.ID])
 		}
 		return ui.render(c, http.StatusOK, "detail", view{
 			Title: w.Name, Nav: "overview", CSRF: sess.CSRFToken,

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vigil-monitor/vigil/pkg/postgres"
+	"github.com/vigil-monitor/vigil/pkg/status"
 )
 
 // PageSize is how many websites one overview page lists.
@@ -30,7 +31,7 @@ type stateFilter struct {
 
 type overviewItem struct {
 	postgres.OverviewRow
-	M *siteMetrics
+	M *uptimeBar
 }
 
 type overviewData struct {
@@ -136,21 +137,21 @@ func (ui *UI) overviewData(ctx context.Context, q overviewQuery) (overviewData, 
 	}
 	d.LiveURL = q.url("/dashboard", true)
 
-	refs := make([]siteRef, len(page.Rows))
+	sites := make([]status.Site, len(page.Rows))
 	for i, r := range page.Rows {
-		refs[i] = siteRef{ID: r.ID, Interval: time.Duration(r.IntervalSeconds) * time.Second}
+		sites[i] = status.Site{ID: r.ID, Interval: time.Duration(r.IntervalSeconds) * time.Second}
 	}
 	mctx, cancel := ui.withTimeout(ctx)
 	defer cancel()
-	metrics, err := ui.metrics(mctx, refs, true)
+	bars, err := ui.views.UptimeBars(mctx, sites, true)
 	if err != nil {
 		ui.log.Warn("web: overview metrics", "err", err)
 		d.MetricsError = true
 	}
 	for _, r := range page.Rows {
 		item := overviewItem{OverviewRow: r}
-		if metrics != nil {
-			item.M = metrics[r.ID]
+		if bars != nil {
+			item.M = newUptimeBar(bars[r.ID])
 		}
 		d.Rows = append(d.Rows, item)
 	}

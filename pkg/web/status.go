@@ -12,6 +12,7 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
+	"github.com/vigil-monitor/vigil/pkg/status"
 )
 
 // statusMaxAge is how long browsers and proxies may cache a status page. A page that many
@@ -111,17 +112,17 @@ func (ui *UI) publicStatus(ctx context.Context, page postgres.StatusPage) (Publi
 		return PublicStatus{}, err
 	}
 	byID := map[string]postgres.OverviewRow{}
-	refs := make([]siteRef, 0, len(rows))
+	sites := make([]status.Site, 0, len(rows))
 	for _, r := range rows {
 		byID[r.ID] = r
-		refs = append(refs, siteRef{ID: r.ID})
+		sites = append(sites, status.Site{ID: r.ID})
 	}
 	mctx, cancel := ui.withTimeout(ctx)
 	defer cancel()
-	metrics, err := ui.metrics(mctx, refs, false)
+	bars, err := ui.views.UptimeBars(mctx, sites, false)
 	if err != nil {
 		ui.log.Warn("web: status page metrics", "slug", page.Slug, "err", err)
-		metrics = nil
+		bars = nil
 	}
 
 	now := ui.now()
@@ -140,9 +141,9 @@ func (ui *UI) publicStatus(ctx context.Context, page postgres.StatusPage) (Publi
 			if page.ShowURLs {
 				w.URL = r.URL
 			}
-			if m := metrics[id]; m != nil {
-				w.Uptime90d = m.Uptime90d
-				for _, d := range m.Days {
+			if b := bars[id]; b != nil {
+				w.Uptime90d = b.Uptime90d
+				for _, d := range cells(b.Days) {
 					w.Days = append(w.Days, PublicDay{Date: d.Date.Format(time.DateOnly), Uptime: d.Uptime,
 						DowntimeSeconds: d.Downtime, class: d.Class, title: d.Title})
 				}
@@ -156,7 +157,7 @@ func (ui *UI) publicStatus(ctx context.Context, page postgres.StatusPage) (Publi
 	}
 	st.State, st.StateText = overallState(worst)
 
-	incidents, err := ui.overview.RecentIncidents(ctx, ids, now.Add(-BarDays*influxdb.Day), statusIncidents)
+	incidents, err := ui.overview.RecentIncidents(ctx, ids, now.Add(-status.BarDays*influxdb.Day), statusIncidents)
 	if err != nil {
 		return PublicStatus{}, err
 	}

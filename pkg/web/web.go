@@ -32,8 +32,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
-	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
+	"github.com/vigil-monitor/vigil/pkg/status"
 )
 
 //go:embed templates/*.html
@@ -47,20 +47,14 @@ var staticFS embed.FS
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// CheckReader is what the pages read from the time-series store; *influxdb.Reader satisfies it.
-type CheckReader interface {
-	Latest(ctx context.Context, sites []influxdb.LatestSite) ([]influxdb.Latest, error)
-	Outcomes(ctx context.Context, websiteIDs []string, periods []influxdb.Period) ([]influxdb.RegionCounts, error)
-	DailyOutcomes(ctx context.Context, websiteIDs []string, from, to time.Time) (map[string][]influxdb.DayCounts, error)
-}
-
 // Params are what the UI needs. Pool and Logger are required.
 type Params struct {
 	Pool   *pgxpool.Pool
 	Logger *slog.Logger
-	// Reader reads check results for response times, uptime and the daily bars (a
-	// *influxdb.Reader); with nil the pages show states only.
-	Reader CheckReader
+	// Views are the status read model, shared with the API, that the pages take response
+	// times, uptime and the daily bars from; with nil, or views without check results, the
+	// pages show states (and the bars incident time) only.
+	Views *status.Views
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// SessionTTL is how long a login lasts; 12 hours by default.
@@ -76,7 +70,7 @@ type UI struct {
 	now            func() time.Time
 	sessionTTL     time.Duration
 	metricsTimeout time.Duration
-	reader         CheckReader
+	views          *status.Views
 
 	websites    *postgres.WebsiteStore
 	regions     *postgres.RegionStore
@@ -86,7 +80,6 @@ type UI struct {
 	statusPages *postgres.StatusPageStore
 	downtimes   *postgres.DowntimeStore
 
-	daily *dailyCache
 	pages map[string]*template.Template
 	// assetVersion is a hash of the static files, appended to their URLs so that browsers may
 	// cache them for a year and still pick up a new release at once.
@@ -106,7 +99,7 @@ func New(p Params) (*UI, error) {
 		log:            p.Logger,
 		sessionTTL:     cmp.Or(p.SessionTTL, 12*time.Hour),
 		metricsTimeout: cmp.Or(p.MetricsTimeout, 3*time.Second),
-		reader:         p.Reader,
+		views:          p.Views,
 		websites:       postgres.NewWebsiteStore(p.Pool),
 		regions:        postgres.NewRegionStore(p.Pool),
 		keys:           postgres.NewAPIKeyStore(p.Pool),
@@ -119,7 +112,9 @@ func New(p Params) (*UI, error) {
 	if ui.now == nil {
 		ui.now = time.Now
 	}
-	ui.daily = newDailyCache(p.Reader)
+	if ui.views == nil {
+		ui.views = status.New(status.Params{States: ui.overview, Downtimes: ui.downtimes, Now: ui.now})
+	}
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		return nil, fmt.Errorf("web: static files: %w", err)

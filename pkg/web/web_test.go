@@ -17,6 +17,7 @@ import (
 
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
+	"github.com/vigil-monitor/vigil/pkg/status"
 	"github.com/vigil-monitor/vigil/pkg/web"
 )
 
@@ -216,7 +217,7 @@ func TestStatusPagePublic(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(js), &st))
 	require.Equal(t, "up", st.State)
 	require.Equal(t, "API <b>", st.Groups[0].Websites[0].Name)
-	require.Len(t, st.Groups[0].Websites[0].Days, web.BarDays)
+	require.Len(t, st.Groups[0].Websites[0].Days, status.BarDays)
 	require.NotNil(t, st.Groups[0].Websites[0].Uptime90d)
 	require.Len(t, st.Incidents, 1)
 

@@ -1,4 +1,4 @@
-package httpapi
+package status
 
 import (
 	"context"
@@ -117,6 +117,6 @@ func cached[T any](ctx context.Context, c *resultCache, key string, fn func(cont
 		return r.Val.(T), nil
 	case <-ctx.Done():
 		var zero T
-		return zero, fmt.Errorf("httpapi: waiting for %s: %w", key, ctx.Err())
+		return zero, fmt.Errorf("status: waiting for %s: %w", key, ctx.Err())
 	}
 }

@@ -1,17 +1,12 @@
-package web
+package status
 
 import (
 	"context"
 	"fmt"
-	"html"
-	"html/template"
-	"math"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/vigil-monitor/vigil/pkg/influxdb"
-	"github.com/vigil-monitor/vigil/pkg/postgres"
 )
 
 // BarDays is how many days an uptime bar shows.
@@ -150,64 +145,51 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// dayCell is one day of an uptime bar.
-type dayCell struct {
+// Day is one day of an uptime bar.
+type Day struct {
 	Date     time.Time `json:"date"`
 	Uptime   *float64  `json:"uptime"`           // percent, nil without checks
 	Downtime int64     `json:"downtime_seconds"` // incident time within the day
-	Class    string    `json:"-"`
-	Title    string    `json:"-"`
 }
 
-// cellClass colors a day: green from 99.9%, amber below, red below 99% or with more than a
-// few minutes of incident time, grey without data.
-func cellClass(uptime *float64, downtime int64) string {
-	switch {
-	case uptime == nil && downtime == 0:
-		return "none"
-	case downtime > 15*60 || (uptime != nil && *uptime < 99):
-		return "down"
-	case downtime > 0 || (uptime != nil && *uptime < 99.9):
-		return "degraded"
-	default:
-		return "up"
-	}
+// UptimeBar is the uptime of one website as the dashboard and the status pages show it: its
+// uptime over 24 hours, 7, 30 and 90 days, the BarDays days of its bar, and beside them its
+// latest response time. It comes from InfluxDB and from the website's incidents.
+type UptimeBar struct {
+	ResponseMS *float64 `json:"response_ms"`
+	Uptime24h  *float64 `json:"uptime_24h"`
+	Uptime7d   *float64 `json:"uptime_7d"`
+	Uptime30d  *float64 `json:"uptime_30d"`
+	Uptime90d  *float64 `json:"uptime_90d"`
+	Days       []Day    `json:"days"`
 }
 
-// siteMetrics are the numbers of one website that come from InfluxDB and from its incidents.
-type siteMetrics struct {
-	ResponseMS *float64  `json:"response_ms"`
-	Uptime24h  *float64  `json:"uptime_24h"`
-	Uptime7d   *float64  `json:"uptime_7d"`
-	Uptime30d  *float64  `json:"uptime_30d"`
-	Uptime90d  *float64  `json:"uptime_90d"`
-	Days       []dayCell `json:"days"`
-}
-
-// siteRef is a website that metrics are wanted for.
-type siteRef struct {
+// Site is a website that an uptime bar is wanted for, checked every Interval (which only the
+// latest response time needs).
+type Site struct {
 	ID       string
 	Interval time.Duration
 }
 
-// metrics gathers the numbers of a page of websites: the latest response time (the mean over
-// regions), uptime over 24 hours (exact, from InfluxDB) and over 7, 30 and 90 days (from the
-// daily counts, today included), and the bar's days with their incident time. It fails only
-// as a whole, and the caller then shows the page without numbers.
-func (ui *UI) metrics(ctx context.Context, sites []siteRef, withLatest bool) (map[string]*siteMetrics, error) {
-	now := ui.now()
-	out := make(map[string]*siteMetrics, len(sites))
+// UptimeBars gathers the uptime bars of a page of websites: the latest response time (the
+// mean over regions, read from InfluxDB, when withLatest), uptime over 24 hours (exact, from
+// InfluxDB) and over 7, 30 and 90 days (from the daily counts, today included), and the bar's
+// days with their incident time. Without HasChecks the bars have their incident time only. It
+// fails only as a whole, and the caller then shows the page without numbers.
+func (v *Views) UptimeBars(ctx context.Context, sites []Site, withLatest bool) (map[string]*UptimeBar, error) {
+	now := v.now()
+	out := make(map[string]*UptimeBar, len(sites))
 	ids := make([]string, len(sites))
 	for i, s := range sites {
 		ids[i] = s.ID
-		out[s.ID] = &siteMetrics{}
+		out[s.ID] = &UptimeBar{}
 	}
 	if len(ids) == 0 {
 		return out, nil
 	}
 	today := now.UTC().Truncate(influxdb.Day)
 	first := today.Add(-(BarDays - 1) * influxdb.Day)
-	periods, err := ui.overview.IncidentPeriods(ctx, ids, first)
+	periods, err := v.states.IncidentPeriods(ctx, ids, first)
 	if err != nil {
 		return nil, err
 	}
@@ -230,9 +212,9 @@ func (ui *UI) metrics(ctx context.Context, sites []siteRef, withLatest bool) (ma
 			}
 		}
 	}
-	if ui.reader == nil {
+	if v.checks == nil {
 		for _, id := range ids {
-			out[id].Days = cells(first, make([]influxdb.Counts, BarDays), downtime[id])
+			out[id].Days = days(first, make([]influxdb.Counts, BarDays), downtime[id])
 		}
 		return out, nil
 	}
@@ -241,35 +223,35 @@ func (ui *UI) metrics(ctx context.Context, sites []siteRef, withLatest bool) (ma
 	// the slowest, not for their sum.
 	var (
 		wg                  sync.WaitGroup
-		days                map[string][]influxdb.Counts
+		daily               map[string][]influxdb.Counts
 		counts              []influxdb.RegionCounts
 		latest              []influxdb.Latest
 		daysErr, cErr, lErr error
 	)
-	wg.Go(func() { days, daysErr = ui.daily.days(ctx, ids, now) })
+	wg.Go(func() { daily, daysErr = v.daily.days(ctx, ids, now) })
 	wg.Go(func() {
-		counts, cErr = ui.reader.Outcomes(ctx, ids, []influxdb.Period{{Name: "24h", Length: 24 * time.Hour}})
+		counts, cErr = v.checks.Outcomes(ctx, ids, []influxdb.Period{{Name: "24h", Length: 24 * time.Hour}})
 	})
 	if withLatest {
 		refs := make([]influxdb.LatestSite, len(sites))
 		for i, s := range sites {
 			refs[i] = influxdb.LatestSite{ID: s.ID, Interval: s.Interval}
 		}
-		wg.Go(func() { latest, lErr = ui.reader.Latest(ctx, refs) })
+		wg.Go(func() { latest, lErr = v.checks.Latest(ctx, refs) })
 	}
 	wg.Wait()
 	switch {
 	case daysErr != nil:
-		return nil, fmt.Errorf("web: daily uptime: %w", daysErr)
+		return nil, fmt.Errorf("status: daily uptime: %w", daysErr)
 	case cErr != nil:
-		return nil, fmt.Errorf("web: uptime: %w", cErr)
+		return nil, fmt.Errorf("status: uptime: %w", cErr)
 	case lErr != nil:
-		return nil, fmt.Errorf("web: latest: %w", lErr)
+		return nil, fmt.Errorf("status: latest: %w", lErr)
 	}
 	for _, id := range ids {
 		m := out[id]
-		d := days[id]
-		m.Days = cells(first, d, downtime[id])
+		d := daily[id]
+		m.Days = days(first, d, downtime[id])
 		m.Uptime7d = sumCounts(d[BarDays-7:]).Uptime()
 		m.Uptime30d = sumCounts(d[BarDays-30:]).Uptime()
 		m.Uptime90d = sumCounts(d).Uptime()
@@ -314,116 +296,15 @@ func sumCounts(cs []influxdb.Counts) influxdb.Counts {
 	return out
 }
 
-func cells(first time.Time, counts []influxdb.Counts, downtime []int64) []dayCell {
-	out := make([]dayCell, BarDays)
+// days are the BarDays days of a bar from first, with their counts and incident time.
+func days(first time.Time, counts []influxdb.Counts, downtime []int64) []Day {
+	out := make([]Day, BarDays)
 	for i := range BarDays {
-		c := dayCell{Date: first.Add(time.Duration(i) * influxdb.Day), Uptime: counts[i].Uptime()}
+		d := Day{Date: first.Add(time.Duration(i) * influxdb.Day), Uptime: counts[i].Uptime()}
 		if downtime != nil {
-			c.Downtime = downtime[i]
+			d.Downtime = downtime[i]
 		}
-		c.Class = cellClass(c.Uptime, c.Downtime)
-		title := c.Date.Format("Jan 2") + ": "
-		if c.Uptime == nil {
-			title += "no data"
-		} else {
-			title += formatPct(c.Uptime) + " uptime"
-		}
-		if c.Downtime > 0 {
-			title += ", " + formatDuration(time.Duration(c.Downtime)*time.Second) + " down"
-		} else if c.Uptime != nil {
-			title += ", no downtime"
-		}
-		c.Title = title
-		out[i] = c
+		out[i] = d
 	}
 	return out
-}
-
-// barCells renders the cells of an uptime bar. It is the hot spot of the overview (50 rows of
-// 90 cells), so it writes the markup directly instead of through template actions; the only
-// text is the title, which is escaped here, and the class comes from cellClass's fixed set.
-func barCells(days []dayCell) template.HTML {
-	var b strings.Builder
-	b.Grow(len(days) * 64)
-	for _, d := range days {
-		b.WriteString(`<span class="d `)
-		b.WriteString(d.Class)
-		b.WriteString(`" title="`)
-		b.WriteString(html.EscapeString(d.Title))
-		b.WriteString(`"></span>`)
-	}
-	return template.HTML(b.String()) //nolint:gosec // escaped above
-}
-
-// formatPct renders an uptime percentage with as many decimals as it needs to be honest:
-// 99.999% must not show as 100%.
-func formatPct(p *float64) string {
-	if p == nil {
-		return "–"
-	}
-	v := *p
-	switch {
-	case v >= 100:
-		return "100%"
-	case v >= 99.99:
-		return fmt.Sprintf("%.3f%%", math.Floor(v*1000)/1000)
-	case v >= 10:
-		return fmt.Sprintf("%.2f%%", math.Floor(v*100)/100)
-	default:
-		return fmt.Sprintf("%.1f%%", v)
-	}
-}
-
-func formatMS(v *float64) string {
-	if v == nil {
-		return "–"
-	}
-	if *v >= 1000 {
-		return fmt.Sprintf("%.2f s", *v/1000)
-	}
-	return fmt.Sprintf("%.0f ms", *v)
-}
-
-// formatDuration renders a duration in its two largest units: "3d 4h", "12m 5s".
-func formatDuration(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	s := int64(d / time.Second)
-	days, s := s/86400, s%86400
-	hours, s := s/3600, s%3600
-	mins, secs := s/60, s%60
-	switch {
-	case days > 0:
-		return fmt.Sprintf("%dd %dh", days, hours)
-	case hours > 0:
-		return fmt.Sprintf("%dh %dm", hours, mins)
-	case mins > 0:
-		return fmt.Sprintf("%dm %ds", mins, secs)
-	default:
-		return fmt.Sprintf("%ds", secs)
-	}
-}
-
-func formatAgo(now time.Time, t *time.Time) string {
-	if t == nil {
-		return "never"
-	}
-	return formatDuration(now.Sub(*t)) + " ago"
-}
-
-// stateLabel is the text that goes with a state's color: never color alone.
-func stateLabel(state string) string {
-	switch state {
-	case postgres.OverviewUp:
-		return "Up"
-	case postgres.OverviewDown:
-		return "Down"
-	case postgres.OverviewDegraded:
-		return "Degraded"
-	case postgres.OverviewPaused:
-		return "Paused"
-	default:
-		return "Unknown"
-	}
 }
