@@ -12,11 +12,12 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
+	"github.com/vigil-monitor/vigil/pkg/status"
 )
 
 // The downtime, incident and notification routes (listed in routes.go). The notifier writes
-// what they read; the handlers build their stores from the pool per request (a store is a
-// pointer and a clock).
+// what they read. The downtime routes read the status views; the incident and notification
+// handlers build their stores from the pool per request (a store is a pointer and a clock).
 
 // downtimeParams reads ?days= (default 1, 1..365) and ?region= (optional; any region name, so
 // that the periods of a region the website no longer uses stay reachable).
@@ -49,33 +50,29 @@ type downtimeResponse struct {
 	Downtimes []postgres.Downtime `json:"downtimes"`
 }
 
-func (s *Server) downtimeFilter(c echo.Context) (postgres.DowntimeFilter, int, error) {
-	ctx := c.Request().Context()
-	w, err := s.websites.Get(ctx, c.Param("id"))
+// downtimeQuery finds the website (404) and reads the range (422) of the downtime routes.
+func (s *Server) downtimeQuery(c echo.Context) (websiteID string, days int, region string, err error) {
+	w, err := s.websites.Get(c.Request().Context(), c.Param("id"))
 	if err != nil {
-		return postgres.DowntimeFilter{}, 0, err
+		return "", 0, "", err
 	}
-	days, region, err := downtimeParams(c)
-	if err != nil {
-		return postgres.DowntimeFilter{}, 0, err
-	}
-	to := time.Now().UTC()
-	return postgres.DowntimeFilter{WebsiteID: w.ID, Region: region, From: to.Add(-time.Duration(days) * influxdb.Day), To: to}, days, nil
+	days, region, err = downtimeParams(c)
+	return w.ID, days, region, err
 }
 
 // getDowntimes handles GET /monitor/:id/downtime?days=&region=.
 func (s *Server) getDowntimes(c echo.Context) error {
-	f, days, err := s.downtimeFilter(c)
+	id, days, region, err := s.downtimeQuery(c)
 	if err != nil {
 		return err
 	}
-	ds, err := postgres.NewDowntimeStore(s.pool).List(c.Request().Context(), f)
+	r, err := s.views.Downtimes(c.Request().Context(), id, region, days)
 	if err != nil {
 		return err
 	}
-	out := downtimeResponse{WebsiteID: f.WebsiteID, Days: days, From: f.From, To: f.To, Downtimes: utcDowntimes(ds)}
-	if f.Region != "" {
-		out.Region = &f.Region
+	out := downtimeResponse{WebsiteID: id, Days: days, From: r.From, To: r.To, Downtimes: r.Downtimes}
+	if region != "" {
+		out.Region = &region
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -83,30 +80,18 @@ func (s *Server) getDowntimes(c echo.Context) error {
 // getLastDowntime handles GET /monitor/:id/last_downtime?days=&region=: the most recent period
 // in the range, or JSON null when there is none.
 func (s *Server) getLastDowntime(c echo.Context) error {
-	f, _, err := s.downtimeFilter(c)
+	id, days, region, err := s.downtimeQuery(c)
 	if err != nil {
 		return err
 	}
-	d, err := postgres.NewDowntimeStore(s.pool).Latest(c.Request().Context(), f)
+	d, err := s.views.LastDowntime(c.Request().Context(), id, region, days)
 	if errors.Is(err, monitor.ErrNotFound) {
 		return c.JSON(http.StatusOK, nil)
 	}
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, utcDowntimes([]postgres.Downtime{d})[0])
-}
-
-func utcDowntimes(ds []postgres.Downtime) []postgres.Downtime {
-	out := make([]postgres.Downtime, len(ds))
-	for i, d := range ds {
-		d.StartedAt = d.StartedAt.UTC()
-		if d.EndedAt != nil {
-			d.EndedAt = ptr(d.EndedAt.UTC())
-		}
-		out[i] = d
-	}
-	return out
+	return c.JSON(http.StatusOK, d)
 }
 
 // listIncidents handles GET /incidents?state=open|resolved&website_id=&limit=&cursor=: the
@@ -142,7 +127,7 @@ func (s *Server) getIncident(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, incidentResponse{Incident: utcIncident(inc), Downtimes: utcDowntimes(ds)})
+	return c.JSON(http.StatusOK, incidentResponse{Incident: utcIncident(inc), Downtimes: status.UTCDowntimes(ds)})
 }
 
 func utcIncident(i postgres.Incident) postgres.Incident {

@@ -47,8 +47,10 @@ type StateReader interface {
 	IncidentPeriods(ctx context.Context, ids []string, since time.Time) ([]postgres.Period, error)
 }
 
-// DowntimeReader is the part of *postgres.DowntimeStore that Monitor reads.
+// DowntimeReader is the part of *postgres.DowntimeStore that the views read.
 type DowntimeReader interface {
+	List(ctx context.Context, f postgres.DowntimeFilter) ([]postgres.Downtime, error)
+	Latest(ctx context.Context, f postgres.DowntimeFilter) (postgres.Downtime, error)
 	LastDowntimes(ctx context.Context, websiteIDs []string) (map[string]postgres.Downtime, error)
 }
 
