@@ -117,7 +117,7 @@ func (s *Server) listIncidents(c echo.Context) error {
 
 // incidentResponse is GET /incidents/:id: the incident and the regional periods behind it.
 type incidentResponse struct {
-	postgres.Incident
+	monitor.Incident
 	Downtimes []postgres.Downtime `json:"downtimes"`
 }
 
@@ -130,7 +130,7 @@ func (s *Server) getIncident(c echo.Context) error {
 	return c.JSON(http.StatusOK, incidentResponse{Incident: utcIncident(inc), Downtimes: status.UTCDowntimes(ds)})
 }
 
-func utcIncident(i postgres.Incident) postgres.Incident {
+func utcIncident(i monitor.Incident) monitor.Incident {
 	i.StartedAt = i.StartedAt.UTC()
 	if i.EndedAt != nil {
 		i.EndedAt = ptr(i.EndedAt.UTC())
@@ -147,7 +147,7 @@ func (s *Server) listNotifications(c echo.Context) error {
 	}
 	f := postgres.NotificationFilter{State: c.QueryParam("state"), IncidentID: c.QueryParam("incident_id")}
 	switch f.State {
-	case "", postgres.NotificationPending, postgres.NotificationSending, postgres.NotificationSent, postgres.NotificationGivenUp:
+	case "", monitor.NotificationPending, monitor.NotificationSending, monitor.NotificationSent, monitor.NotificationGivenUp:
 	default:
 		return invalidField("state", "must be pending, sending, sent or given_up")
 	}

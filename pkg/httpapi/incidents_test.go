@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 )
 
@@ -71,7 +72,7 @@ func TestDowntimeAndIncidentRoutes(t *testing.T) {
 
 	r = a.do(http.MethodGet, "/incidents?state=resolved&website_id="+site, "")
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Raw)
-	var incs listResponse[postgres.Incident]
+	var incs listResponse[monitor.Incident]
 	require.NoError(t, json.Unmarshal(r.Raw, &incs))
 	require.Len(t, incs.Items, 1)
 	require.Equal(t, []string{"eu", "us"}, incs.Items[0].Regions)
@@ -98,7 +99,7 @@ func TestDowntimeAndIncidentRoutes(t *testing.T) {
 	require.NoError(t, err)
 	r = a.do(http.MethodGet, "/notifications?state=given_up", "")
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Raw)
-	var ns listResponse[postgres.Notification]
+	var ns listResponse[monitor.Notification]
 	require.NoError(t, json.Unmarshal(r.Raw, &ns))
 	require.Len(t, ns.Items, 1)
 	require.Equal(t, "451 try again", ns.Items[0].LastError)

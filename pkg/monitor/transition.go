@@ -28,20 +28,6 @@ type Transition struct {
 	FirstStatusCode int     `json:"first_status_code,omitempty"`
 }
 
-// Cause is why a check failed (or, for a check that succeeded, what it found): the part of a
-// Result that explains a downtime.
-type Cause struct {
-	Outcome    Outcome `json:"outcome,omitempty"`
-	Reason     string  `json:"reason,omitempty"`
-	Message    string  `json:"message,omitempty"`
-	StatusCode int     `json:"status_code,omitempty"`
-}
-
-// CauseOf returns r's cause.
-func CauseOf(r Result) Cause {
-	return Cause{Outcome: r.Outcome, Reason: r.Reason, Message: r.Message, StatusCode: r.StatusCode}
-}
-
 // Cause explains the transition: the first check of the streak when the event carries it,
 // else the confirming check. A downtime starts at the first failing check, so its cause is
 // that check's too ("status 500" even when the confirming check timed out).

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/vigil-monitor/vigil/pkg/monitor"
-	"github.com/vigil-monitor/vigil/pkg/postgres"
 )
 
 // Alert is the payload of an outbox row: everything a message about one incident transition
@@ -15,14 +14,14 @@ import (
 // reading anything else, so a message says what was true when the incident changed, even if
 // the website is renamed before delivery. It is also the JSON body of a webhook.
 type Alert struct {
-	// Kind is postgres.KindDown or postgres.KindRecovered.
-	Kind       string         `json:"event"`
-	IncidentID string         `json:"incident_id"`
-	Website    AlertWebsite   `json:"website"`
-	StartedAt  time.Time      `json:"started_at"`
-	EndedAt    *time.Time     `json:"ended_at"`
-	Duration   int64          `json:"duration_seconds"`
-	Cause      postgres.Cause `json:"cause"`
+	// Kind is monitor.KindDown or monitor.KindRecovered.
+	Kind       string        `json:"event"`
+	IncidentID string        `json:"incident_id"`
+	Website    AlertWebsite  `json:"website"`
+	StartedAt  time.Time     `json:"started_at"`
+	EndedAt    *time.Time    `json:"ended_at"`
+	Duration   int64         `json:"duration_seconds"`
+	Cause      monitor.Cause `json:"cause"`
 	// Regions are the regions that were down during the incident, in the order they went down.
 	Regions []string `json:"regions"`
 	// Latest is the check behind the transition that changed the incident.
@@ -61,7 +60,7 @@ func DisplayURL(rawURL string) string {
 }
 
 // CauseText is a short human description of a cause, for subjects and summaries.
-func CauseText(c postgres.Cause) string {
+func CauseText(c monitor.Cause) string {
 	switch {
 	case c.Message != "":
 		return c.Message

@@ -21,8 +21,8 @@ type Applied struct {
 	// longer exists: nothing was written.
 	Changed bool
 	// Opened and Resolved are set when the transition opened or resolved an incident.
-	Opened   *postgres.Incident
-	Resolved *postgres.Incident
+	Opened   *monitor.Incident
+	Resolved *monitor.Incident
 	// Enqueued is the number of outbox rows written.
 	Enqueued int64
 }
@@ -97,14 +97,14 @@ func (n *Notifier) apply(ctx context.Context, tx pgx.Tx, t monitor.Transition, r
 		}
 		// The cause is the first failing check of the earliest region of the verdict that went
 		// down (stored with its period), else this transition's first failing check.
-		cause := postgres.Cause(t.Cause())
+		cause := t.Cause()
 		for _, d := range downs {
 			if slices.Contains(verdict.DownRegions, d.Region) {
 				cause = d.Cause
 				break
 			}
 		}
-		inc, err := postgres.InsertIncident(ctx, tx, postgres.Incident{
+		inc, err := postgres.InsertIncident(ctx, tx, monitor.Incident{
 			WebsiteID: site.ID, WebsiteName: site.Name, StartedAt: verdict.Since, Cause: cause, Regions: verdict.DownRegions,
 		})
 		if err != nil {
@@ -114,7 +114,7 @@ func (n *Notifier) apply(ctx context.Context, tx pgx.Tx, t monitor.Transition, r
 			return err
 		}
 		res.Opened = &inc
-		res.Enqueued, err = n.enqueue(ctx, tx, site, inc, postgres.KindDown, t, now)
+		res.Enqueued, err = n.enqueue(ctx, tx, site, inc, monitor.KindDown, t, now)
 		return err
 
 	case verdict.Down && hasOpen:
@@ -131,7 +131,7 @@ func (n *Notifier) apply(ctx context.Context, tx pgx.Tx, t monitor.Transition, r
 		open.EndedAt = &ended
 		open.DurationSeconds = int64(ended.Sub(open.StartedAt).Seconds())
 		res.Resolved = &open
-		res.Enqueued, err = n.enqueue(ctx, tx, site, open, postgres.KindRecovered, t, now)
+		res.Enqueued, err = n.enqueue(ctx, tx, site, open, monitor.KindRecovered, t, now)
 		return err
 	}
 	return nil
@@ -140,7 +140,7 @@ func (n *Notifier) apply(ctx context.Context, tx pgx.Tx, t monitor.Transition, r
 // enqueue writes one outbox row per recipient and channel for an incident transition. Email
 // goes to the website's alert_emails, or the default addresses when it lists none; webhooks to
 // each of its webhook URLs.
-func (n *Notifier) enqueue(ctx context.Context, tx pgx.Tx, site monitor.Website, inc postgres.Incident,
+func (n *Notifier) enqueue(ctx context.Context, tx pgx.Tx, site monitor.Website, inc monitor.Incident,
 	kind string, t monitor.Transition, now time.Time) (int64, error) {
 	a := Alert{
 		Kind:       kind,
@@ -155,7 +155,7 @@ func (n *Notifier) enqueue(ctx context.Context, tx pgx.Tx, site monitor.Website,
 			Message: t.Message, StatusCode: t.StatusCode, ResponseMS: t.ResponseMS},
 		DashboardURL: dashboardLink(n.p.DashboardURL, site.ID),
 	}
-	if kind == postgres.KindDown {
+	if kind == monitor.KindDown {
 		a.Duration = 0
 	}
 	payload, err := json.Marshal(a)
@@ -166,12 +166,12 @@ func (n *Notifier) enqueue(ctx context.Context, tx pgx.Tx, site monitor.Website,
 	if len(emails) == 0 {
 		emails = n.p.DefaultEmails
 	}
-	var rows []postgres.Notification
+	var rows []monitor.Notification
 	for _, to := range uniq(emails) {
-		rows = append(rows, postgres.Notification{IncidentID: inc.ID, Kind: kind, Channel: postgres.ChannelEmail, Recipient: to, Payload: payload})
+		rows = append(rows, monitor.Notification{IncidentID: inc.ID, Kind: kind, Channel: monitor.ChannelEmail, Recipient: to, Payload: payload})
 	}
 	for _, u := range uniq(site.Webhooks) {
-		rows = append(rows, postgres.Notification{IncidentID: inc.ID, Kind: kind, Channel: postgres.ChannelWebhook, Recipient: u, Payload: payload})
+		rows = append(rows, monitor.Notification{IncidentID: inc.ID, Kind: kind, Channel: monitor.ChannelWebhook, Recipient: u, Payload: payload})
 	}
 	if len(rows) == 0 {
 		n.log.Warn("incident has no one to notify: set alert_emails, webhooks or VIGIL_DEFAULT_ALERT_EMAILS",

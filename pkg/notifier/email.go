@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vigil-monitor/vigil/pkg/mail"
-	"github.com/vigil-monitor/vigil/pkg/postgres"
+	"github.com/vigil-monitor/vigil/pkg/monitor"
 )
 
 // maxSubjectRunes keeps a subject readable in a phone's notification.
@@ -24,9 +24,9 @@ func Email(a Alert, to string) (mail.Message, error) {
 	name := oneLine(a.Website.Name)
 	var subject string
 	switch a.Kind {
-	case postgres.KindDown:
+	case monitor.KindDown:
 		subject = fmt.Sprintf("[DOWN] %s — %s", name, oneLine(CauseText(a.Cause)))
-	case postgres.KindRecovered:
+	case monitor.KindRecovered:
 		subject = fmt.Sprintf("[RECOVERED] %s — down for %s", name, FormatDuration(time.Duration(a.Duration)*time.Second))
 	default:
 		return mail.Message{}, fmt.Errorf("notifier: unknown alert kind %q", a.Kind)

@@ -16,7 +16,6 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/mail"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/notifier"
-	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/smtpsink"
 )
 
@@ -50,18 +49,18 @@ func TestHostileTextInEmails(t *testing.T) {
 	inject := regexp.MustCompile(`(?im)^(bcc|cc|reply-to|x-injected):`)
 	i := 0
 	for name, text := range hostile {
-		for _, kind := range []string{postgres.KindDown, postgres.KindRecovered} {
+		for _, kind := range []string{monitor.KindDown, monitor.KindRecovered} {
 			i++
 			ended := time.Now().UTC()
 			a := notifier.Alert{
 				Kind: kind, IncidentID: "inc-1",
 				Website:   notifier.AlertWebsite{ID: "w-1", Name: text, URL: "https://example.com/"},
 				StartedAt: ended.Add(-time.Hour), Duration: 3600,
-				Cause:   postgres.Cause{Outcome: monitor.OutcomeDown, Message: text},
+				Cause:   monitor.Cause{Outcome: monitor.OutcomeDown, Message: text},
 				Regions: []string{"eu"},
 				Latest:  notifier.AlertCheck{Region: "eu", At: ended, Outcome: monitor.OutcomeDown, Message: text},
 			}
-			if kind == postgres.KindRecovered {
+			if kind == monitor.KindRecovered {
 				a.EndedAt = &ended
 			}
 			m, err := notifier.Email(a, "ops@example.com")

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vigil-monitor/vigil/pkg/postgres"
+	"github.com/vigil-monitor/vigil/pkg/monitor"
 )
 
 // WebhookBody renders an alert for a webhook: the Alert itself as JSON, or, for a Slack incoming
@@ -23,11 +23,11 @@ func WebhookBody(a Alert, slack bool) ([]byte, error) {
 	name := slackEscape(oneLine(a.Website.Name))
 	var text string
 	switch a.Kind {
-	case postgres.KindDown:
+	case monitor.KindDown:
 		text = fmt.Sprintf(":red_circle: *%s is DOWN* — %s\n%s\nRegions: %s · since %s",
 			name, slackEscape(oneLine(CauseText(a.Cause))), slackEscape(a.Website.URL),
 			slackEscape(strings.Join(a.Regions, ", ")), a.StartedAt.UTC().Format(timeLayout))
-	case postgres.KindRecovered:
+	case monitor.KindRecovered:
 		text = fmt.Sprintf(":large_green_circle: *%s has RECOVERED* after %s\n%s",
 			name, FormatDuration(time.Duration(a.Duration)*time.Second), slackEscape(a.Website.URL))
 	default:

@@ -117,7 +117,7 @@ func TestCauseIsTheFirstFailingCheck(t *testing.T) {
 	inc, _, err := postgres.NewIncidentStore(h.pool).List(h.ctx, postgres.IncidentFilter{WebsiteID: id}, postgres.ListParams{Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, inc, 1)
-	want := postgres.Cause{Outcome: monitor.OutcomeDown, Reason: "status", Message: "status 500, expected 200-399", StatusCode: 500}
+	want := monitor.Cause{Outcome: monitor.OutcomeDown, Reason: "status", Message: "status 500, expected 200-399", StatusCode: 500}
 	require.Equal(t, want, inc[0].Cause)
 	dts, err := postgres.NewDowntimeStore(h.pool).List(h.ctx, postgres.DowntimeFilter{WebsiteID: id, From: h.at(-time.Hour)})
 	require.NoError(t, err)
@@ -203,13 +203,13 @@ func TestSMTPOutageDeliversOnce(t *testing.T) {
 		h.clock.Advance(time.Minute)
 	}
 	require.Equal(t, 3, h.count(`SELECT count(*) FROM notification_attempts WHERE error IS NOT NULL`))
-	require.Equal(t, postgres.NotificationPending, stateOf(h))
+	require.Equal(t, monitor.NotificationPending, stateOf(h))
 
 	require.NoError(t, h.sink.Restart())
 	h.clock.Advance(10 * time.Minute)
 	stop := h.run(n)
 	h.waitMessages(1)
-	require.Eventually(t, func() bool { return stateOf(h) == postgres.NotificationSent }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return stateOf(h) == monitor.NotificationSent }, 5*time.Second, 10*time.Millisecond)
 	h.clock.Advance(48 * time.Hour)
 	stop()
 	handled, err := n.SendDue(h.ctx)
@@ -285,14 +285,14 @@ func TestGiveUp(t *testing.T) {
 	h.sink.SetFailing(true)
 	_, err := n.Apply(h.ctx, down(id, "eu", h.at(0)))
 	require.NoError(t, err)
-	for i := 0; i < 100 && stateOf(h) != postgres.NotificationGivenUp; i++ {
+	for i := 0; i < 100 && stateOf(h) != monitor.NotificationGivenUp; i++ {
 		_, err := n.SendDue(h.ctx)
 		require.NoError(t, err)
 		h.clock.Advance(10 * time.Minute)
 	}
-	require.Equal(t, postgres.NotificationGivenUp, stateOf(h))
+	require.Equal(t, monitor.NotificationGivenUp, stateOf(h))
 	require.Empty(t, h.sink.Messages())
-	given, _, err := postgres.NewOutboxStore(h.pool).List(h.ctx, postgres.NotificationFilter{State: postgres.NotificationGivenUp}, postgres.ListParams{Limit: 10})
+	given, _, err := postgres.NewOutboxStore(h.pool).List(h.ctx, postgres.NotificationFilter{State: monitor.NotificationGivenUp}, postgres.ListParams{Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, given, 1)
 	require.Equal(t, "ops@example.com", given[0].Recipient)
@@ -360,7 +360,7 @@ func TestWebhookDelivery(t *testing.T) {
 		require.Equal(t, []string{"eu"}, a.Regions)
 		require.Equal(t, r.Header.Get(webhook.EventHeader), a.Kind)
 		events = append(events, a.Kind)
-		if a.Kind == postgres.KindRecovered {
+		if a.Kind == monitor.KindRecovered {
 			require.EqualValues(t, 90, a.Duration)
 			require.True(t, h.at(90*time.Second).Equal(*a.EndedAt))
 		}

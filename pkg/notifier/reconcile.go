@@ -111,7 +111,7 @@ func (n *Notifier) reconcile(ctx context.Context, tx pgx.Tx, websiteID string) (
 	if len(open.Regions) > 0 {
 		t.Region = open.Regions[0]
 	}
-	enq, err := n.enqueue(ctx, tx, site, open, postgres.KindRecovered, t, now)
+	enq, err := n.enqueue(ctx, tx, site, open, monitor.KindRecovered, t, now)
 	if err != nil {
 		return false, err
 	}

@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/notifier"
-	"github.com/vigil-monitor/vigil/pkg/postgres"
 )
 
 func TestFormatDuration(t *testing.T) {
@@ -35,8 +35,8 @@ func TestDisplayURL(t *testing.T) {
 
 func TestSlackBody(t *testing.T) {
 	t.Parallel()
-	a := notifier.Alert{Kind: postgres.KindDown, Website: notifier.AlertWebsite{Name: "<!channel> & co", URL: "https://x.example"},
-		Cause: postgres.Cause{Message: "HTTP 503"}, Regions: []string{"eu"}, StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	a := notifier.Alert{Kind: monitor.KindDown, Website: notifier.AlertWebsite{Name: "<!channel> & co", URL: "https://x.example"},
+		Cause: monitor.Cause{Message: "HTTP 503"}, Regions: []string{"eu"}, StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	b, err := notifier.WebhookBody(a, true)
 	require.NoError(t, err)
 	var m map[string]string
@@ -46,7 +46,7 @@ func TestSlackBody(t *testing.T) {
 	require.Contains(t, m["text"], "2026-01-02 03:04:05 UTC")
 	require.Len(t, m, 1)
 
-	a.Kind, a.Duration = postgres.KindRecovered, 252
+	a.Kind, a.Duration = monitor.KindRecovered, 252
 	b, err = notifier.WebhookBody(a, true)
 	require.NoError(t, err)
 	require.Contains(t, string(b), "RECOVERED* after 4m 12s")
@@ -70,11 +70,11 @@ func TestEmailSubjects(t *testing.T) {
 		a    notifier.Alert
 		want string
 	}{
-		{"down with message", notifier.Alert{Kind: postgres.KindDown, Website: notifier.AlertWebsite{Name: "Shop"}, Cause: postgres.Cause{Message: "HTTP 503"}}, "[DOWN] Shop — HTTP 503"},
-		{"down with status only", notifier.Alert{Kind: postgres.KindDown, Website: notifier.AlertWebsite{Name: "Shop"}, Cause: postgres.Cause{StatusCode: 500}}, "[DOWN] Shop — HTTP 500"},
-		{"down with outcome only", notifier.Alert{Kind: postgres.KindDown, Website: notifier.AlertWebsite{Name: "Shop"}, Cause: postgres.Cause{Outcome: "timeout", Reason: "timeout"}}, "[DOWN] Shop — timeout (timeout)"},
-		{"recovered", notifier.Alert{Kind: postgres.KindRecovered, Website: notifier.AlertWebsite{Name: "Shop"}, Duration: 3600}, "[RECOVERED] Shop — down for 1h 0m 0s"},
-		{"newlines folded", notifier.Alert{Kind: postgres.KindDown, Website: notifier.AlertWebsite{Name: "a\r\nBcc: x"}, Cause: postgres.Cause{Message: "m"}}, "[DOWN] a Bcc: x — m"},
+		{"down with message", notifier.Alert{Kind: monitor.KindDown, Website: notifier.AlertWebsite{Name: "Shop"}, Cause: monitor.Cause{Message: "HTTP 503"}}, "[DOWN] Shop — HTTP 503"},
+		{"down with status only", notifier.Alert{Kind: monitor.KindDown, Website: notifier.AlertWebsite{Name: "Shop"}, Cause: monitor.Cause{StatusCode: 500}}, "[DOWN] Shop — HTTP 500"},
+		{"down with outcome only", notifier.Alert{Kind: monitor.KindDown, Website: notifier.AlertWebsite{Name: "Shop"}, Cause: monitor.Cause{Outcome: "timeout", Reason: "timeout"}}, "[DOWN] Shop — timeout (timeout)"},
+		{"recovered", notifier.Alert{Kind: monitor.KindRecovered, Website: notifier.AlertWebsite{Name: "Shop"}, Duration: 3600}, "[RECOVERED] Shop — down for 1h 0m 0s"},
+		{"newlines folded", notifier.Alert{Kind: monitor.KindDown, Website: notifier.AlertWebsite{Name: "a\r\nBcc: x"}, Cause: monitor.Cause{Message: "m"}}, "[DOWN] a Bcc: x — m"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,7 +85,7 @@ func TestEmailSubjects(t *testing.T) {
 			require.Equal(t, []string{"ops@example.com"}, m.To)
 		})
 	}
-	m, err := notifier.Email(notifier.Alert{Kind: postgres.KindDown, Website: notifier.AlertWebsite{Name: long}}, "ops@example.com")
+	m, err := notifier.Email(notifier.Alert{Kind: monitor.KindDown, Website: notifier.AlertWebsite{Name: long}}, "ops@example.com")
 	require.NoError(t, err)
 	require.LessOrEqual(t, len([]rune(m.Subject)), 120)
 	_, err = notifier.Email(notifier.Alert{Kind: "maybe"}, "ops@example.com")

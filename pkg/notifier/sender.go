@@ -66,7 +66,7 @@ func (n *Notifier) SendDue(ctx context.Context) (int, error) {
 	return handled, nil
 }
 
-func (n *Notifier) send(ctx context.Context, row postgres.Notification) {
+func (n *Notifier) send(ctx context.Context, row monitor.Notification) {
 	log := n.log.With("outbox_id", row.ID, "incident_id", row.IncidentID, "website_id", row.WebsiteID,
 		"channel", row.Channel, "kind", row.Kind, "attempt", row.Attempts)
 	sctx, cancel := context.WithTimeout(ctx, n.p.SendTimeout)
@@ -118,13 +118,13 @@ type permanentError struct{ err error }
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
-func (n *Notifier) deliver(ctx context.Context, row postgres.Notification) error {
+func (n *Notifier) deliver(ctx context.Context, row monitor.Notification) error {
 	var a Alert
 	if err := json.Unmarshal(row.Payload, &a); err != nil {
 		return &permanentError{fmt.Errorf("notifier: decode payload: %w", err)}
 	}
 	switch row.Channel {
-	case postgres.ChannelEmail:
+	case monitor.ChannelEmail:
 		msg, err := Email(a, row.Recipient)
 		if err != nil {
 			return &permanentError{err}
@@ -132,7 +132,7 @@ func (n *Notifier) deliver(ctx context.Context, row postgres.Notification) error
 		// One Message-ID per outbox row: if the duplicate window ever bites, the copies share it.
 		msg.MessageKey = row.ID
 		return n.p.Mail.Send(ctx, msg)
-	case postgres.ChannelWebhook:
+	case monitor.ChannelWebhook:
 		body, err := WebhookBody(a, webhook.IsSlack(row.Recipient))
 		if err != nil {
 			return &permanentError{err}

@@ -11,28 +11,18 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 )
 
-// Cause is why a region, or a website, went down: the outcome and message of the first failing
-// check of the streak that confirmed it (monitor.Transition.Cause). It converts to and from
-// monitor.Cause.
-type Cause struct {
-	Outcome    monitor.Outcome `json:"outcome"`
-	Reason     string          `json:"reason"`
-	Message    string          `json:"message"`
-	StatusCode int             `json:"status_code"`
-}
-
 // Downtime is one period during which a (website, region) pair was confirmed down. EndedAt is
 // nil while it lasts; DurationSeconds then runs to the end of the queried range.
 type Downtime struct {
-	ID              string     `json:"id"`
-	WebsiteID       string     `json:"website_id"`
-	Region          string     `json:"region"`
-	IncidentID      *string    `json:"incident_id"`
-	StartedAt       time.Time  `json:"started_at"`
-	EndedAt         *time.Time `json:"ended_at"`
-	DurationSeconds int64      `json:"duration_seconds"`
-	Cause           Cause      `json:"cause"`
-	ResponseMS      int64      `json:"response_ms"`
+	ID              string        `json:"id"`
+	WebsiteID       string        `json:"website_id"`
+	Region          string        `json:"region"`
+	IncidentID      *string       `json:"incident_id"`
+	StartedAt       time.Time     `json:"started_at"`
+	EndedAt         *time.Time    `json:"ended_at"`
+	DurationSeconds int64         `json:"duration_seconds"`
+	Cause           monitor.Cause `json:"cause"`
+	ResponseMS      int64         `json:"response_ms"`
 }
 
 // downtimeColumns reads a Downtime; $1 is the instant that ends an open period's duration.

@@ -11,22 +11,6 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 )
 
-// Incident is a website-wide outage: at least the quorum of the website's regions were
-// confirmed down. EndedAt is nil while it is open; DurationSeconds then runs to now.
-type Incident struct {
-	ID              string     `json:"id"`
-	WebsiteID       string     `json:"website_id"`
-	WebsiteName     string     `json:"website_name"`
-	StartedAt       time.Time  `json:"started_at"`
-	EndedAt         *time.Time `json:"ended_at"`
-	DurationSeconds int64      `json:"duration_seconds"`
-	Cause           Cause      `json:"cause"`
-	Regions         []string   `json:"regions"`
-}
-
-// Open reports whether the incident is still going on.
-func (i Incident) Open() bool { return i.EndedAt == nil }
-
 // incidentColumns reads an Incident; $1 is the instant that ends an open incident's duration.
 const incidentColumns = `i.id, i.website_id, w.name, i.started_at, i.ended_at,
 	floor(extract(epoch FROM (coalesce(i.ended_at, greatest($1::timestamptz, i.started_at)) - i.started_at)))::bigint,
@@ -34,37 +18,37 @@ const incidentColumns = `i.id, i.website_id, w.name, i.started_at, i.ended_at,
 
 const incidentFrom = ` FROM incidents i JOIN websites w ON w.id = i.website_id`
 
-func scanIncident(row pgx.CollectableRow) (Incident, error) {
-	var i Incident
+func scanIncident(row pgx.CollectableRow) (monitor.Incident, error) {
+	var i monitor.Incident
 	err := row.Scan(&i.ID, &i.WebsiteID, &i.WebsiteName, &i.StartedAt, &i.EndedAt, &i.DurationSeconds,
 		&i.Cause.Outcome, &i.Cause.Reason, &i.Cause.Message, &i.Cause.StatusCode, &i.Regions)
 	return i, err
 }
 
 // OpenIncidentOf returns the website's open incident, or monitor.ErrNotFound.
-func OpenIncidentOf(ctx context.Context, tx pgx.Tx, websiteID string, now time.Time) (Incident, error) {
+func OpenIncidentOf(ctx context.Context, tx pgx.Tx, websiteID string, now time.Time) (monitor.Incident, error) {
 	rows, err := tx.Query(ctx, `SELECT `+incidentColumns+incidentFrom+`
 		WHERE i.website_id = $2 AND i.ended_at IS NULL`, now, websiteID)
 	if err != nil {
-		return Incident{}, fmt.Errorf("postgres: open incident of %s: %w", websiteID, err)
+		return monitor.Incident{}, fmt.Errorf("postgres: open incident of %s: %w", websiteID, err)
 	}
 	inc, err := pgx.CollectExactlyOneRow(rows, scanIncident)
 	if err != nil {
-		return Incident{}, fmt.Errorf("postgres: open incident of %s: %w", websiteID, translate(err))
+		return monitor.Incident{}, fmt.Errorf("postgres: open incident of %s: %w", websiteID, translate(err))
 	}
 	return inc, nil
 }
 
 // InsertIncident opens an incident and returns it with its id. The partial unique index on open
 // incidents makes a second open incident for the website a monitor.ErrConflict.
-func InsertIncident(ctx context.Context, tx pgx.Tx, inc Incident) (Incident, error) {
+func InsertIncident(ctx context.Context, tx pgx.Tx, inc monitor.Incident) (monitor.Incident, error) {
 	err := tx.QueryRow(ctx, `
 		INSERT INTO incidents (website_id, started_at, outcome, reason, message, status_code, regions)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
 		inc.WebsiteID, inc.StartedAt, string(inc.Cause.Outcome), inc.Cause.Reason, inc.Cause.Message,
 		inc.Cause.StatusCode, nonNil(inc.Regions)).Scan(&inc.ID)
 	if err != nil {
-		return Incident{}, fmt.Errorf("postgres: open incident of %s: %w", inc.WebsiteID, translate(err))
+		return monitor.Incident{}, fmt.Errorf("postgres: open incident of %s: %w", inc.WebsiteID, translate(err))
 	}
 	return inc, nil
 }
@@ -122,9 +106,9 @@ func NewIncidentStore(pool *pgxpool.Pool) *IncidentStore {
 // List returns one page of incidents, the most recent first, and the cursor of the next page
 // (nil at the end). For incidents the cursor's CreatedAt holds the last row's started_at, and
 // pages run backwards in time. p.Query is ignored.
-func (s *IncidentStore) List(ctx context.Context, f IncidentFilter, p ListParams) ([]Incident, *Cursor, error) {
+func (s *IncidentStore) List(ctx context.Context, f IncidentFilter, p ListParams) ([]monitor.Incident, *Cursor, error) {
 	if f.WebsiteID != "" && !validID(f.WebsiteID) {
-		return []Incident{}, nil, nil
+		return []monitor.Incident{}, nil, nil
 	}
 	args := []any{s.now()}
 	q := `SELECT ` + incidentColumns + incidentFrom + ` WHERE true`
@@ -159,32 +143,32 @@ func (s *IncidentStore) List(ctx context.Context, f IncidentFilter, p ListParams
 	if err != nil {
 		return nil, nil, fmt.Errorf("postgres: list incidents: %w", err)
 	}
-	incs, next := nextCursor(incs, limit, func(i Incident) Cursor { return Cursor{CreatedAt: i.StartedAt, ID: i.ID} })
+	incs, next := nextCursor(incs, limit, func(i monitor.Incident) Cursor { return Cursor{CreatedAt: i.StartedAt, ID: i.ID} })
 	return incs, next, nil
 }
 
 // Get returns one incident with the regional downtime periods behind it.
-func (s *IncidentStore) Get(ctx context.Context, id string) (Incident, []Downtime, error) {
+func (s *IncidentStore) Get(ctx context.Context, id string) (monitor.Incident, []Downtime, error) {
 	if !validID(id) {
-		return Incident{}, nil, fmt.Errorf("postgres: get incident %q: %w", id, monitor.ErrNotFound)
+		return monitor.Incident{}, nil, fmt.Errorf("postgres: get incident %q: %w", id, monitor.ErrNotFound)
 	}
 	now := s.now()
 	rows, err := s.pool.Query(ctx, `SELECT `+incidentColumns+incidentFrom+` WHERE i.id = $2`, now, id)
 	if err != nil {
-		return Incident{}, nil, fmt.Errorf("postgres: get incident %s: %w", id, err)
+		return monitor.Incident{}, nil, fmt.Errorf("postgres: get incident %s: %w", id, err)
 	}
 	inc, err := pgx.CollectExactlyOneRow(rows, scanIncident)
 	if err != nil {
-		return Incident{}, nil, fmt.Errorf("postgres: get incident %s: %w", id, translate(err))
+		return monitor.Incident{}, nil, fmt.Errorf("postgres: get incident %s: %w", id, translate(err))
 	}
 	rows, err = s.pool.Query(ctx, `SELECT `+downtimeColumns+` FROM region_downtimes d
 		WHERE d.incident_id = $2 ORDER BY d.started_at, d.region`, now, id)
 	if err != nil {
-		return Incident{}, nil, fmt.Errorf("postgres: downtimes of incident %s: %w", id, err)
+		return monitor.Incident{}, nil, fmt.Errorf("postgres: downtimes of incident %s: %w", id, err)
 	}
 	ds, err := pgx.CollectRows(rows, scanDowntime)
 	if err != nil {
-		return Incident{}, nil, fmt.Errorf("postgres: downtimes of incident %s: %w", id, err)
+		return monitor.Incident{}, nil, fmt.Errorf("postgres: downtimes of incident %s: %w", id, err)
 	}
 	return inc, ds, nil
 }

@@ -21,14 +21,14 @@ func TestIncidents(t *testing.T) {
 	b := alertsWebsite(t, pool, "beta", "eu")
 	t0 := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
 
-	var first postgres.Incident
+	var first monitor.Incident
 	inTx(t, pool, func(tx pgx.Tx) {
 		_, err := postgres.OpenIncidentOf(ctx, tx, a, t0)
 		require.ErrorIs(t, err, monitor.ErrNotFound)
 		require.NoError(t, postgres.OpenRegionDowntime(ctx, tx, monitor.Transition{
 			WebsiteID: a, Region: "eu", To: monitor.StateDown, At: t0, Outcome: monitor.OutcomeDown}))
-		first, err = postgres.InsertIncident(ctx, tx, postgres.Incident{WebsiteID: a, StartedAt: t0,
-			Cause: postgres.Cause{Outcome: monitor.OutcomeDown, Message: "HTTP 500", StatusCode: 500}, Regions: []string{"eu"}})
+		first, err = postgres.InsertIncident(ctx, tx, monitor.Incident{WebsiteID: a, StartedAt: t0,
+			Cause: monitor.Cause{Outcome: monitor.OutcomeDown, Message: "HTTP 500", StatusCode: 500}, Regions: []string{"eu"}})
 		require.NoError(t, err)
 		require.NoError(t, postgres.AttachRegionDowntimes(ctx, tx, a, first.ID))
 		require.NoError(t, postgres.AddIncidentRegions(ctx, tx, first.ID, []string{"eu", "us"}))
@@ -40,7 +40,7 @@ func TestIncidents(t *testing.T) {
 	})
 	// At most one open incident per website, whatever the caller does.
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		_, err := postgres.InsertIncident(ctx, tx, postgres.Incident{WebsiteID: a, StartedAt: t0, Cause: postgres.Cause{Outcome: monitor.OutcomeDown}})
+		_, err := postgres.InsertIncident(ctx, tx, monitor.Incident{WebsiteID: a, StartedAt: t0, Cause: monitor.Cause{Outcome: monitor.OutcomeDown}})
 		return err
 	})
 	require.ErrorIs(t, err, monitor.ErrConflict)
@@ -52,8 +52,8 @@ func TestIncidents(t *testing.T) {
 		_, err = postgres.CloseIncident(ctx, tx, first.ID, t0)
 		require.ErrorIs(t, err, monitor.ErrNotFound, "closing twice")
 		for i := range 3 {
-			_, err := postgres.InsertIncident(ctx, tx, postgres.Incident{WebsiteID: b, StartedAt: t0.Add(time.Duration(i) * time.Minute),
-				Cause: postgres.Cause{Outcome: monitor.OutcomeTimeout}})
+			_, err := postgres.InsertIncident(ctx, tx, monitor.Incident{WebsiteID: b, StartedAt: t0.Add(time.Duration(i) * time.Minute),
+				Cause: monitor.Cause{Outcome: monitor.OutcomeTimeout}})
 			require.NoError(t, err)
 			if i < 2 {
 				_, err = tx.Exec(ctx, `UPDATE incidents SET ended_at = started_at + interval '30 seconds' WHERE website_id = $1 AND ended_at IS NULL`, b)
@@ -88,7 +88,7 @@ func TestIncidents(t *testing.T) {
 	require.ErrorAs(t, err, &fe)
 
 	// Pagination walks every incident once, newest first.
-	var seen []postgres.Incident
+	var seen []monitor.Incident
 	p := postgres.ListParams{Limit: 3}
 	for {
 		page, next, err := store.List(ctx, postgres.IncidentFilter{}, p)

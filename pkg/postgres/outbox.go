@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -13,47 +12,11 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 )
 
-// Notification kinds, channels and states, as the outbox stores them.
-const (
-	KindDown      = "down"
-	KindRecovered = "recovered"
-
-	ChannelEmail   = "email"
-	ChannelWebhook = "webhook"
-
-	NotificationPending = "pending"
-	NotificationSending = "sending"
-	NotificationSent    = "sent"
-	NotificationGivenUp = "given_up"
-)
-
-// Notification is one outbox row: one message about one incident transition to one recipient
-// on one channel. Payload is what the sender renders, captured when the incident changed.
-type Notification struct {
-	ID            string          `json:"id"`
-	IncidentID    string          `json:"incident_id"`
-	WebsiteID     string          `json:"website_id"`
-	Kind          string          `json:"kind"`
-	Channel       string          `json:"channel"`
-	Recipient     string          `json:"recipient"`
-	Payload       json.RawMessage `json:"payload"`
-	State         string          `json:"state"`
-	Attempts      int             `json:"attempts"`
-	NextAttemptAt time.Time       `json:"next_attempt_at"`
-	LastError     string          `json:"last_error"`
-	CreatedAt     time.Time       `json:"created_at"`
-	SentAt        *time.Time      `json:"sent_at"`
-	// Secret is a webhook's own signing secret, read by Claim when the row is about to be sent
-	// (so a retry after a rotation signs with the new one); empty for emails and for webhooks
-	// signed with the default. Never marshalled, never stored in the row.
-	Secret string `json:"-"`
-}
-
 const notificationColumns = `o.id, o.incident_id, i.website_id, o.kind, o.channel, o.recipient,
 	o.payload, o.state, o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.sent_at`
 
-func scanNotification(row pgx.CollectableRow) (Notification, error) {
-	var n Notification
+func scanNotification(row pgx.CollectableRow) (monitor.Notification, error) {
+	var n monitor.Notification
 	err := row.Scan(&n.ID, &n.IncidentID, &n.WebsiteID, &n.Kind, &n.Channel, &n.Recipient,
 		&n.Payload, &n.State, &n.Attempts, &n.NextAttemptAt, &n.LastError, &n.CreatedAt, &n.SentAt)
 	return n, err
@@ -63,7 +26,7 @@ func scanNotification(row pgx.CollectableRow) (Notification, error) {
 // once (at now). A row whose (incident, kind, channel, recipient) is already there is skipped,
 // so that applying the same transition twice enqueues nothing twice. It returns how many rows
 // it wrote.
-func EnqueueNotifications(ctx context.Context, tx pgx.Tx, ns []Notification, now time.Time) (int64, error) {
+func EnqueueNotifications(ctx context.Context, tx pgx.Tx, ns []monitor.Notification, now time.Time) (int64, error) {
 	var written int64
 	for _, n := range ns {
 		tag, err := tx.Exec(ctx, `
@@ -98,8 +61,8 @@ const LeaseLostError = "lease expired before the sender recorded an outcome (sen
 // sending with a lease until now+lease and counts the attempt. SKIP LOCKED lets many senders
 // claim at once without waiting on, or taking, each other's rows. A row taken over from a dead
 // sender gets an attempt with LeaseLostError, so that its history shows the lost attempt.
-func (s *OutboxStore) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Notification, error) {
-	var out []Notification
+func (s *OutboxStore) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]monitor.Notification, error) {
+	var out []monitor.Notification
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
 			WITH due AS (
@@ -121,12 +84,12 @@ func (s *OutboxStore) Claim(ctx context.Context, now time.Time, lease time.Durat
 			return err
 		}
 		var lost []string
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Notification, error) {
-			var n Notification
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (monitor.Notification, error) {
+			var n monitor.Notification
 			var old string
 			err := row.Scan(&n.ID, &n.IncidentID, &n.WebsiteID, &n.Kind, &n.Channel, &n.Recipient,
 				&n.Payload, &n.State, &n.Attempts, &n.NextAttemptAt, &n.LastError, &n.CreatedAt, &n.SentAt, &old, &n.Secret)
-			if old == NotificationSending {
+			if old == monitor.NotificationSending {
 				lost = append(lost, n.ID)
 			}
 			return n, err
@@ -162,7 +125,7 @@ type DeliveryOutcome struct {
 // attempts fences the update: if the row was claimed again in the meantime (this sender's lease
 // ran out and another sender took over), the attempt is recorded but the row's state is left to
 // its new owner, and Record returns monitor.ErrConflict.
-func (s *OutboxStore) Record(ctx context.Context, n Notification, o DeliveryOutcome) error {
+func (s *OutboxStore) Record(ctx context.Context, n monitor.Notification, o DeliveryOutcome) error {
 	stale := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var attemptErr *string
@@ -233,13 +196,13 @@ type NotificationFilter struct {
 }
 
 // List returns one page of outbox rows, the most recent first, and the cursor of the next page
-// (nil at the end). The API lists given-up notifications with State NotificationGivenUp.
-func (s *OutboxStore) List(ctx context.Context, f NotificationFilter, p ListParams) ([]Notification, *Cursor, error) {
+// (nil at the end). The API lists given-up notifications with State monitor.NotificationGivenUp.
+func (s *OutboxStore) List(ctx context.Context, f NotificationFilter, p ListParams) ([]monitor.Notification, *Cursor, error) {
 	args := []any{}
 	q := `SELECT ` + notificationColumns + ` FROM outbox o JOIN incidents i ON i.id = o.incident_id WHERE true`
 	switch f.State {
 	case "":
-	case NotificationPending, NotificationSending, NotificationSent, NotificationGivenUp:
+	case monitor.NotificationPending, monitor.NotificationSending, monitor.NotificationSent, monitor.NotificationGivenUp:
 		args = append(args, f.State)
 		q += fmt.Sprintf(` AND o.state = $%d`, len(args))
 	default:
@@ -247,7 +210,7 @@ func (s *OutboxStore) List(ctx context.Context, f NotificationFilter, p ListPara
 	}
 	if f.IncidentID != "" {
 		if !validID(f.IncidentID) {
-			return []Notification{}, nil, nil
+			return []monitor.Notification{}, nil, nil
 		}
 		args = append(args, f.IncidentID)
 		q += fmt.Sprintf(` AND o.incident_id = $%d`, len(args))
@@ -270,7 +233,7 @@ func (s *OutboxStore) List(ctx context.Context, f NotificationFilter, p ListPara
 	if err != nil {
 		return nil, nil, fmt.Errorf("postgres: list notifications: %w", err)
 	}
-	ns, next := nextCursor(ns, limit, func(n Notification) Cursor { return Cursor{CreatedAt: n.CreatedAt, ID: n.ID} })
+	ns, next := nextCursor(ns, limit, func(n monitor.Notification) Cursor { return Cursor{CreatedAt: n.CreatedAt, ID: n.ID} })
 	return ns, next, nil
 }
 

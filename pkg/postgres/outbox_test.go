@@ -25,12 +25,12 @@ func outboxIncident(t *testing.T, pool *pgxpool.Pool, now time.Time, recipients 
 	site := alertsWebsite(t, pool, "site", "eu")
 	var incID string
 	inTx(t, pool, func(tx pgx.Tx) {
-		inc, err := postgres.InsertIncident(ctx, tx, postgres.Incident{WebsiteID: site, StartedAt: now, Cause: postgres.Cause{Outcome: monitor.OutcomeDown}})
+		inc, err := postgres.InsertIncident(ctx, tx, monitor.Incident{WebsiteID: site, StartedAt: now, Cause: monitor.Cause{Outcome: monitor.OutcomeDown}})
 		require.NoError(t, err)
 		incID = inc.ID
-		var ns []postgres.Notification
+		var ns []monitor.Notification
 		for _, r := range recipients {
-			ns = append(ns, postgres.Notification{IncidentID: inc.ID, Kind: postgres.KindDown, Channel: postgres.ChannelEmail,
+			ns = append(ns, monitor.Notification{IncidentID: inc.ID, Kind: monitor.KindDown, Channel: monitor.ChannelEmail,
 				Recipient: r, Payload: json.RawMessage(`{"kind":"down"}`)})
 		}
 		n, err := postgres.EnqueueNotifications(ctx, tx, ns, now)
@@ -56,9 +56,9 @@ func TestOutboxLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, claimed, 2)
 	// Rows created together come back in id order, which is random: name them by recipient.
-	slices.SortFunc(claimed, func(a, b postgres.Notification) int { return strings.Compare(a.Recipient, b.Recipient) })
+	slices.SortFunc(claimed, func(a, b monitor.Notification) int { return strings.Compare(a.Recipient, b.Recipient) })
 	for _, n := range claimed {
-		require.Equal(t, postgres.NotificationSending, n.State)
+		require.Equal(t, monitor.NotificationSending, n.State)
 		require.Equal(t, 1, n.Attempts)
 		require.Equal(t, incID, n.IncidentID)
 		require.JSONEq(t, `{"kind":"down"}`, string(n.Payload))
@@ -99,7 +99,7 @@ func TestOutboxLifecycle(t *testing.T) {
 	require.Equal(t, "refused", attempts[2].Error)
 	require.Empty(t, attempts[3].Error, "the stale record is still recorded as an attempt")
 
-	givenUp, next, err := store.List(ctx, postgres.NotificationFilter{State: postgres.NotificationGivenUp}, postgres.ListParams{Limit: 10})
+	givenUp, next, err := store.List(ctx, postgres.NotificationFilter{State: monitor.NotificationGivenUp}, postgres.ListParams{Limit: 10})
 	require.NoError(t, err)
 	require.Nil(t, next)
 	require.Len(t, givenUp, 1)
@@ -107,7 +107,7 @@ func TestOutboxLifecycle(t *testing.T) {
 	require.Equal(t, "refused", givenUp[0].LastError)
 	require.NotEmpty(t, givenUp[0].WebsiteID)
 
-	sent, _, err := store.List(ctx, postgres.NotificationFilter{State: postgres.NotificationSent}, postgres.ListParams{Limit: 10})
+	sent, _, err := store.List(ctx, postgres.NotificationFilter{State: monitor.NotificationSent}, postgres.ListParams{Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, sent, 1)
 	require.NotNil(t, sent[0].SentAt)
