@@ -106,22 +106,7 @@ func (webhookInput) jsonDescription() string {
 
 // defaultWebsite is a new website before the client's fields are applied.
 func defaultWebsite() postgres.Website {
-	return postgres.Website{
-		Website: monitor.Website{
-			Method:               "GET",
-			Headers:              map[string]string{},
-			IntervalSeconds:      monitor.DefaultIntervalSeconds,
-			TimeoutMS:            monitor.DefaultTimeoutMS,
-			ExpectedStatus:       monitor.DefaultExpectedStatus,
-			Enabled:              true,
-			AlertEmails:          []string{},
-			Webhooks:             []string{},
-			ConfirmationsDown:    monitor.DefaultConfirmationsDown,
-			ConfirmationsUp:      monitor.DefaultConfirmationsUp,
-			RetryIntervalSeconds: monitor.DefaultRetryIntervalSeconds,
-		},
-		AllRegions: true,
-	}
+	return postgres.Website{Website: monitor.DefaultWebsite(), AllRegions: true}
 }
 
 // apply sets the fields the client sent on w. A field sent as null goes back to its value in

@@ -67,12 +67,24 @@ type Website struct {
 	UpdatedAt            time.Time         `json:"updated_at"`
 }
 
-// SlowThreshold is the response time above which an otherwise good check is degraded.
-func (w Website) SlowThreshold() time.Duration {
-	if w.SlowMS > 0 {
-		return time.Duration(w.SlowMS) * time.Millisecond
+// DefaultWebsite is a new website before its owner's fields are applied: the API starts a
+// POST /websites from it (and a field sent as null goes back to its value here), and the
+// dashboard's form shows it. A new website also checks from every region (its store's
+// AllRegions).
+func DefaultWebsite() Website {
+	return Website{
+		Method:               "GET",
+		Headers:              map[string]string{},
+		IntervalSeconds:      DefaultIntervalSeconds,
+		TimeoutMS:            DefaultTimeoutMS,
+		ExpectedStatus:       DefaultExpectedStatus,
+		Enabled:              true,
+		AlertEmails:          []string{},
+		Webhooks:             []string{},
+		ConfirmationsDown:    DefaultConfirmationsDown,
+		ConfirmationsUp:      DefaultConfirmationsUp,
+		RetryIntervalSeconds: DefaultRetryIntervalSeconds,
 	}
-	return time.Duration(w.TimeoutMS) * time.Millisecond * 8 / 10
 }
 
 // Job is one due check of one (website, region) pair, as the scheduler enqueues it. It carries
@@ -94,6 +106,29 @@ type Job struct {
 	RetryIntervalSeconds int               `json:"retry_interval_seconds"`
 	DueAt                int64             `json:"due_at"` // unix milliseconds
 	Retry                bool              `json:"retry,omitempty"`
+}
+
+// Timeout is the deadline of the job's check, redirects and body included: TimeoutMS clamped
+// to MaxTimeoutMS, DefaultTimeoutMS when unset. The probe applies it, and the queue waits this
+// long (plus grace) before it takes a pending job over from a consumer that stopped answering.
+func (j Job) Timeout() time.Duration {
+	switch {
+	case j.TimeoutMS <= 0:
+		return DefaultTimeoutMS * time.Millisecond
+	case j.TimeoutMS > MaxTimeoutMS:
+		return MaxTimeoutMS * time.Millisecond
+	}
+	return time.Duration(j.TimeoutMS) * time.Millisecond
+}
+
+// SlowThreshold is the response time above which an otherwise good check is degraded: SlowMS,
+// or 80% of the timeout when it is unset, so that a site close to timing out shows before it
+// does.
+func (j Job) SlowThreshold() time.Duration {
+	if j.SlowMS > 0 {
+		return time.Duration(j.SlowMS) * time.Millisecond
+	}
+	return j.Timeout() * 8 / 10
 }
 
 // Outcome is the verdict of one check.

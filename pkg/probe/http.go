@@ -115,16 +115,7 @@ func (p *HTTP) Probe(ctx context.Context, job monitor.Job) (res monitor.Result) 
 		}
 	}()
 
-	timeout := time.Duration(job.TimeoutMS) * time.Millisecond
-	if job.TimeoutMS <= 0 {
-		timeout = monitor.DefaultTimeoutMS * time.Millisecond
-	} else if job.TimeoutMS > monitor.MaxTimeoutMS {
-		timeout = monitor.MaxTimeoutMS * time.Millisecond
-	}
-	slow := time.Duration(job.SlowMS) * time.Millisecond
-	if job.SlowMS <= 0 {
-		slow = timeout * 8 / 10
-	}
+	timeout, slow := job.Timeout(), job.SlowThreshold()
 
 	expected, err := p.statuses.get(job.ExpectedStatus)
 	if err != nil {

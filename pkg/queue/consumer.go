@@ -222,18 +222,6 @@ const (
 	reclaimPageSize = 64
 )
 
-// JobTimeout is the deadline a worker gives job, as the probe applies it: timeout_ms clamped
-// to monitor.MaxTimeoutMS, the default when unset.
-func JobTimeout(j monitor.Job) time.Duration {
-	switch {
-	case j.TimeoutMS <= 0:
-		return monitor.DefaultTimeoutMS * time.Millisecond
-	case j.TimeoutMS > monitor.MaxTimeoutMS:
-		return monitor.MaxTimeoutMS * time.Millisecond
-	}
-	return time.Duration(j.TimeoutMS) * time.Millisecond
-}
-
 // Reclaim takes over up to count entries that a consumer has left pending for longer than
 // their own job's timeout plus grace: a live consumer would have finished (or given up on)
 // the check by then, so its consumer died or hung. A 10-second check of a crashed worker is
@@ -316,7 +304,7 @@ func (c *Consumer) reclaimPage(ctx context.Context, grace time.Duration, pending
 		var job monitor.Job
 		timeout := monitor.MaxTimeoutMS * time.Millisecond // a malformed job: the longest wait
 		if raw, ok := msgs[0].Values[JobField].(string); ok && json.Unmarshal([]byte(raw), &job) == nil {
-			timeout = JobTimeout(job)
+			timeout = job.Timeout()
 		}
 		minIdle := timeout + grace
 		if p.Idle < minIdle {

@@ -32,12 +32,7 @@ var formMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 // WebsiteNew is the form that adds a website.
 func (ui *UI) WebsiteNew(c echo.Context) error {
 	return ui.page(func(c echo.Context, sess postgres.Session) error {
-		w := postgres.Website{AllRegions: true, Website: monitor.Website{
-			Method: "GET", IntervalSeconds: monitor.DefaultIntervalSeconds, TimeoutMS: monitor.DefaultTimeoutMS,
-			ExpectedStatus: monitor.DefaultExpectedStatus, Enabled: true,
-			ConfirmationsDown: monitor.DefaultConfirmationsDown, ConfirmationsUp: monitor.DefaultConfirmationsUp,
-			RetryIntervalSeconds: monitor.DefaultRetryIntervalSeconds,
-		}}
+		w := postgres.Website{Website: monitor.DefaultWebsite(), AllRegions: true}
 		return ui.websiteForm(c, sess, w, true)
 	})(c)
 }
