@@ -16,7 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/vigil-monitor/vigil/pkg/scheduler"
+	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/smtpsink"
 )
 
@@ -103,7 +103,7 @@ func (b *bench) detectionSection(ctx context.Context, s *section) error {
 	for i := range ids {
 		for {
 			ids[i] = uuid.New()
-			if scheduler.NextDue(firstAt, scheduler.Phase(ids[i], benchRegion, period), period)-firstAt < 1000 {
+			if monitor.NextDue(firstAt, monitor.Phase(ids[i], benchRegion, period), period)-firstAt < 1000 {
 				break
 			}
 		}
@@ -123,7 +123,7 @@ func (b *bench) detectionSection(ctx context.Context, s *section) error {
 	} else {
 		s.setupf("once every target has answered its first check, the outages start, spread evenly over one interval so the trials see every phase; each trial's latency runs from its outage to its DOWN email")
 	}
-	s.setupf("the bound each trial is promised: phase (from the outage to the pair's next scheduled check, computed with `scheduler.Phase`) + (N−1) × retry + %s of slack (dispatch tick, retry poll, probes, completions, the notifier's transaction and SMTP)", detectSlack)
+	s.setupf("the bound each trial is promised: phase (from the outage to the pair's next scheduled check, computed with `monitor.Phase`) + (N−1) × retry + %s of slack (dispatch tick, retry poll, probes, completions, the notifier's transaction and SMTP)", detectSlack)
 
 	env := func(metrics string) []string {
 		return []string{
@@ -188,15 +188,15 @@ func (b *bench) detectionSection(ctx context.Context, s *section) error {
 	outage := make([]time.Time, n)
 	phaseWait := make([]time.Duration, n)
 	for i := range n {
-		phase := scheduler.Phase(ids[i], benchRegion, period)
+		phase := monitor.Phase(ids[i], benchRegion, period)
 		outage[i] = base.Add(time.Duration(i) * time.Duration(period) * time.Millisecond / time.Duration(n))
 		if b.o.smoke {
 			// A smoke run only proves the path: each outage starts just before a check is due.
-			outage[i] = time.UnixMilli(scheduler.NextDue(base.UnixMilli(), phase, period) - 300)
+			outage[i] = time.UnixMilli(monitor.NextDue(base.UnixMilli(), phase, period) - 300)
 		}
 		target.downAt[i].Store(outage[i].UnixNano())
 		ms := outage[i].UnixMilli()
-		phaseWait[i] = time.Duration(scheduler.NextDue(ms, phase, period)-ms) * time.Millisecond
+		phaseWait[i] = time.Duration(monitor.NextDue(ms, phase, period)-ms) * time.Millisecond
 	}
 	b.logf("detection: %d outages over the next %d s", n, detectIntervalS)
 

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/queue"
 	"github.com/vigil-monitor/vigil/pkg/scheduler"
 )
@@ -27,7 +28,7 @@ import (
 const leaderLockClass = int32(0x56475343)
 
 // schedPairs is the website set of the scheduler section: ids known to the harness, so that it
-// can compute every pair's due times (scheduler.Phase) and pick websites due at a given moment.
+// can compute every pair's due times (monitor.Phase) and pick websites due at a given moment.
 type schedPairs struct {
 	ids      []uuid.UUID
 	phases   []int64
@@ -38,7 +39,7 @@ func newSchedPairs(n, intervalS int) *schedPairs {
 	p := &schedPairs{ids: make([]uuid.UUID, n), phases: make([]int64, n), periodMS: int64(intervalS) * 1000}
 	for i := range p.ids {
 		p.ids[i] = uuid.New()
-		p.phases[i] = scheduler.Phase(p.ids[i], benchRegion, p.periodMS)
+		p.phases[i] = monitor.Phase(p.ids[i], benchRegion, p.periodMS)
 	}
 	return p
 }
@@ -50,7 +51,7 @@ func (p *schedPairs) dueIn(at time.Time, within time.Duration, skip map[int]bool
 		if skip[i] {
 			continue
 		}
-		if d := scheduler.NextDue(from, ph, p.periodMS); d < to {
+		if d := monitor.NextDue(from, ph, p.periodMS); d < to {
 			return i, d, true
 		}
 	}

@@ -1,37 +1,11 @@
 package scheduler
 
 import (
-	"hash/fnv"
-
 	"github.com/google/uuid"
 
+	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 )
-
-// Phase is where in its interval a pair is due: a hash of the website id and the region, so
-// that websites added together spread over the interval, the regions of one website do not all
-// fire in the same instant, and every scheduler (and every restart) agrees on the same times.
-// periodMS is the interval in milliseconds; the phase is in [0, periodMS).
-func Phase(websiteID [16]byte, region string, periodMS int64) int64 {
-	h := fnv.New64a()
-	h.Write(websiteID[:])
-	h.Write([]byte{0})
-	h.Write([]byte(region))
-	return int64(h.Sum64() % uint64(periodMS))
-}
-
-// NextDue is the first time t >= now (unix ms) with t ≡ phase (mod periodMS).
-func NextDue(now, phase, periodMS int64) int64 {
-	r := now % periodMS
-	if r < 0 {
-		r += periodMS
-	}
-	t := now - r + phase
-	if t < now {
-		t += periodMS
-	}
-	return t
-}
 
 // site is one website's settings, shared by all its pairs. It is kept small on purpose (about
 // 80 bytes plus the URL): a million of them must fit in a few hundred MB.
@@ -216,7 +190,7 @@ func (s *schedule) upsert(w *postgres.PairWebsite, now int64, epoch uint32) (rem
 		}
 		want = append(want[:found], want[found+1:]...)
 		if intervalChanged {
-			due := NextDue(now, Phase(w.UUID, s.regions[pr.region], periodMS), periodMS)
+			due := monitor.NextDue(now, monitor.Phase(w.UUID, s.regions[pr.region], periodMS), periodMS)
 			s.heap[pr.heapPos].due = due
 			s.heapFix(pr.heapPos)
 		}
@@ -228,7 +202,7 @@ func (s *schedule) upsert(w *postgres.PairWebsite, now int64, epoch uint32) (rem
 		s.regionPairs[ri]++
 		s.pairs[p] = pair{site: idx, next: s.sites[idx].head, region: ri}
 		s.sites[idx].head = p
-		due := NextDue(now, Phase(w.UUID, s.regions[ri], periodMS), periodMS)
+		due := monitor.NextDue(now, monitor.Phase(w.UUID, s.regions[ri], periodMS), periodMS)
 		s.heapPush(entry{due: due, pair: p})
 	}
 	return removed

@@ -44,33 +44,6 @@ func checkHeap(t *testing.T, s *schedule) {
 	}
 }
 
-func TestNextDue(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name               string
-		now, phase, period int64
-		want               int64
-	}{
-		{"exactly on the phase", 1_020_000, 0, 60_000, 1_020_000},
-		{"just after the phase waits a whole period", 1_020_001, 0, 60_000, 1_080_000},
-		{"later in the same period", 1_020_000, 15_000, 60_000, 1_035_000},
-		{"phase already passed in this period", 1_040_000, 15_000, 60_000, 1_095_000},
-		{"last millisecond of the period", 1_079_999, 19_999, 20_000, 1_079_999},
-		{"period of a day", 86_400_000*3 + 5, 7, 86_400_000, 86_400_000*3 + 7},
-		{"zero time", 0, 5, 10_000, 5},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			got := NextDue(c.now, c.phase, c.period)
-			require.Equal(t, c.want, got)
-			require.GreaterOrEqual(t, got, c.now)
-			require.Less(t, got-c.now, c.period)
-			require.Equal(t, c.phase, got%c.period)
-		})
-	}
-}
-
 // TestPhaseSpread adds 1000 websites with one interval at one instant: their due times spread
 // over the interval instead of firing together, and a restart (a new schedule, later) puts
 // every pair at the same phase.
@@ -101,7 +74,7 @@ func TestPhaseSpread(t *testing.T) {
 		require.Equal(t, a.heap[a.pairs[pa].heapPos].due%period, b.heap[b.pairs[pb].heapPos].due%period)
 	}
 	// The regions of one website are not due at the same instant.
-	require.NotEqual(t, Phase(testID(1), "eu", period), Phase(testID(1), "us", period))
+	require.NotEqual(t, monitor.Phase(testID(1), "eu", period), monitor.Phase(testID(1), "us", period))
 }
 
 func TestScheduleUpsertAndRemove(t *testing.T) {
@@ -135,7 +108,7 @@ func TestScheduleUpsertAndRemove(t *testing.T) {
 		w.IntervalSeconds = 600
 		s.upsert(w, now+5000, 1)
 		due := s.heap[s.pairs[s.find(w.UUID, "us")].heapPos].due
-		require.Equal(t, NextDue(now+5000, Phase(w.UUID, "us", 600_000), 600_000), due)
+		require.Equal(t, monitor.NextDue(now+5000, monitor.Phase(w.UUID, "us", 600_000), 600_000), due)
 		checkHeap(t, s)
 	})
 

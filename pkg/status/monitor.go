@@ -10,7 +10,6 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
-	"github.com/vigil-monitor/vigil/pkg/scheduler"
 )
 
 // The views in this file are served by the API as they are, so they carry their JSON names;
@@ -178,7 +177,7 @@ func NextCheckAt(websiteID, region string, intervalSeconds int, now time.Time) t
 		return now
 	}
 	period := int64(intervalSeconds) * 1000
-	ms := scheduler.NextDue(now.UnixMilli(), scheduler.Phase(u, region, period), period)
+	ms := monitor.NextDue(now.UnixMilli(), monitor.Phase(u, region, period), period)
 	return time.UnixMilli(ms).UTC()
 }
 
