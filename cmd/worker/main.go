@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			MaxDeliveries: cfg.MaxDeliveries, Logger: log,
 		}),
 		States:          queue.NewStateStore(rdb, queue.StateParams{Keys: keys, Region: cfg.Region}),
-		Prober:          probe.NewHTTP(probe.NewGuard(cfg.AllowTargetPrefixes()), probe.WithLogger(log)),
+		Prober:          probe.NewRegistry(probe.NewGuard(cfg.AllowTargetPrefixes()), probe.WithLogger(log)),
 		Writer:          writer,
 		Metrics:         m,
 		Logger:          log,

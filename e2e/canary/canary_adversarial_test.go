@@ -214,7 +214,7 @@ func TestCanarySecrets(t *testing.T) {
 		Region:   region,
 		Consumer: queue.NewConsumer(rdb, queue.ConsumerParams{Keys: keys, Region: region, Name: "canary", Block: 50 * time.Millisecond, Logger: log}),
 		States:   queue.NewStateStore(rdb, queue.StateParams{Keys: keys, Region: region}),
-		Prober:   probe.NewHTTP(guard),
+		Prober:   probe.NewRegistry(guard),
 		Writer:   writer,
 		Logger:   log,
 	})

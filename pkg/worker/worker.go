@@ -54,7 +54,8 @@ const (
 	DefaultReaders      = 2
 )
 
-// Prober runs one check. probe.HTTP is the real one.
+// Prober runs one check of a job, with the prober of its check type. *probe.Registry is the
+// real one. It never panics and always returns a verdict, bounded by the job's timeout.
 type Prober interface {
 	Probe(ctx context.Context, job monitor.Job) monitor.Result
 }

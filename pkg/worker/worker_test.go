@@ -167,8 +167,8 @@ func upProber() fakeProber {
 	}}
 }
 
-func realProber() *probe.HTTP {
-	return probe.NewHTTP(probe.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))
+func realProber() *probe.Registry {
+	return probe.NewRegistry(probe.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}))
 }
 
 // fluxValues polls InfluxDB for a field of a website's points until want of them are there.
