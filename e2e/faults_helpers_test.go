@@ -31,9 +31,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/internal/smtpsink"
 	"github.com/vigil-monitor/vigil/pkg/logging/logtest"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
-	"github.com/vigil-monitor/vigil/pkg/smtpsink"
 )
 
 // Settings every fault test shares: checks every 10 s, a reclaim two seconds after a job's own

@@ -14,7 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/vigil-monitor/vigil/pkg/smtpsink"
+	"github.com/vigil-monitor/vigil/internal/smtpsink"
 )
 
 // flipTarget is a local website whose behaviour the test switches: it answers 200, 500, too

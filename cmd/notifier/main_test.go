@@ -13,10 +13,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/internal/smtpsink"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres/pgtest"
 	"github.com/vigil-monitor/vigil/pkg/queue"
-	"github.com/vigil-monitor/vigil/pkg/smtpsink"
 )
 
 func TestHelpListsVariables(t *testing.T) {

@@ -16,8 +16,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vigil-monitor/vigil/internal/smtpsink"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
-	"github.com/vigil-monitor/vigil/pkg/smtpsink"
 )
 
 // Detection settings: short, so that 20 trials finish in under a minute.
@@ -117,7 +117,7 @@ func (b *bench) detectionSection(ctx context.Context, s *section) error {
 		}
 	}
 	s.setupf("%d websites on a local target (`/d/N` answers 200 until N's outage, then 503), interval %d s, `retry_interval_seconds` %d, `confirmations_down` %d, one region, an alert address each", n, detectIntervalS, detectRetryS, detectConfirm)
-	s.setupf("the real `bin/scheduler`, `bin/worker --region %s` and `bin/notifier` (`VIGIL_SMTP_TLS=none`) with production defaults, a database, Redis prefix and InfluxDB database of their own; emails go to an in-process SMTP sink (pkg/smtpsink), timed when it accepts the DATA", benchRegion)
+	s.setupf("the real `bin/scheduler`, `bin/worker --region %s` and `bin/notifier` (`VIGIL_SMTP_TLS=none`) with production defaults, a database, Redis prefix and InfluxDB database of their own; emails go to an in-process SMTP sink (internal/smtpsink), timed when it accepts the DATA", benchRegion)
 	if b.o.smoke {
 		s.setupf("smoke mode: each outage starts 300 ms before its website's next check, so the run takes seconds")
 	} else {

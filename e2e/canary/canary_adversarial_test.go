@@ -25,6 +25,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/internal/smtpsink"
 	"github.com/vigil-monitor/vigil/pkg/httpapi"
 	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/logging/logtest"
@@ -36,7 +37,6 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/probe"
 	"github.com/vigil-monitor/vigil/pkg/queue"
 	"github.com/vigil-monitor/vigil/pkg/scheduler"
-	"github.com/vigil-monitor/vigil/pkg/smtpsink"
 	"github.com/vigil-monitor/vigil/pkg/webhook"
 	"github.com/vigil-monitor/vigil/pkg/worker"
 )

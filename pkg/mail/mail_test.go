@@ -14,8 +14,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/internal/smtpsink"
 	"github.com/vigil-monitor/vigil/pkg/mail"
-	"github.com/vigil-monitor/vigil/pkg/smtpsink"
 )
 
 func startSink(t *testing.T) *smtpsink.Sink {

@@ -13,10 +13,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/internal/smtpsink"
 	"github.com/vigil-monitor/vigil/pkg/mail"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/notifier"
-	"github.com/vigil-monitor/vigil/pkg/smtpsink"
 )
 
 // Hostile website names and check messages (a failing target chooses its own error text) stay

@@ -22,13 +22,13 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/internal/smtpsink"
 	"github.com/vigil-monitor/vigil/pkg/mail"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/notifier"
 	"github.com/vigil-monitor/vigil/pkg/postgres/pgtest"
 	"github.com/vigil-monitor/vigil/pkg/probe"
 	"github.com/vigil-monitor/vigil/pkg/queue"
-	"github.com/vigil-monitor/vigil/pkg/smtpsink"
 	"github.com/vigil-monitor/vigil/pkg/webhook"
 )
 

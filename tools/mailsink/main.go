@@ -12,7 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/vigil-monitor/vigil/pkg/smtpsink"
+	"github.com/vigil-monitor/vigil/internal/smtpsink"
 )
 
 func main() {

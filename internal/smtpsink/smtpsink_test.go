@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/vigil-monitor/vigil/pkg/smtpsink"
+	"github.com/vigil-monitor/vigil/internal/smtpsink"
 )
 
 func TestSinkKeepsMessagesAndSurvivesOutages(t *testing.T) {
