@@ -17,13 +17,15 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/config"
 	"github.com/vigil-monitor/vigil/pkg/connect"
 	"github.com/vigil-monitor/vigil/pkg/logging"
-	"github.com/vigil-monitor/vigil/pkg/mail"
 	"github.com/vigil-monitor/vigil/pkg/metrics"
+	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/notifier"
+	"github.com/vigil-monitor/vigil/pkg/notify"
+	"github.com/vigil-monitor/vigil/pkg/notify/email"
+	"github.com/vigil-monitor/vigil/pkg/notify/webhook"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/probe"
 	"github.com/vigil-monitor/vigil/pkg/queue"
-	"github.com/vigil-monitor/vigil/pkg/webhook"
 )
 
 func main() {
@@ -54,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer connect.CloseRedis(rdb, log)
 
-	sender, err := mail.NewSMTP(mail.Config{
+	smtp, err := email.NewSMTP(email.Config{
 		Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUser, Password: cfg.SMTPPass,
 		From: cfg.SMTPFrom, TLS: cfg.SMTPTLS, Timeout: cfg.SendTimeout,
 	})
@@ -96,10 +98,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}),
 	)
 	n, err := notifier.New(notifier.Params{
-		Pool:          pool,
-		Events:        events,
-		Mail:          sender,
-		Hooks:         hooks,
+		Pool:   pool,
+		Events: events,
+		// One line per channel: a new channel is its package under pkg/notify and a line here.
+		Channels: notify.Registry{
+			monitor.ChannelEmail:   smtp,
+			monitor.ChannelWebhook: hooks,
+		},
 		Logger:        log,
 		Metrics:       metrics.NewNotifier(reg),
 		DefaultEmails: cfg.DefaultEmails(),

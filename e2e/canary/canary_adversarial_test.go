@@ -29,15 +29,16 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/httpapi"
 	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/logging/logtest"
-	"github.com/vigil-monitor/vigil/pkg/mail"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/notifier"
+	"github.com/vigil-monitor/vigil/pkg/notify"
+	"github.com/vigil-monitor/vigil/pkg/notify/email"
+	"github.com/vigil-monitor/vigil/pkg/notify/webhook"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/postgres/pgtest"
 	"github.com/vigil-monitor/vigil/pkg/probe"
 	"github.com/vigil-monitor/vigil/pkg/queue"
 	"github.com/vigil-monitor/vigil/pkg/scheduler"
-	"github.com/vigil-monitor/vigil/pkg/webhook"
 	"github.com/vigil-monitor/vigil/pkg/worker"
 )
 
@@ -231,14 +232,17 @@ func TestCanarySecrets(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, sink.Close()) })
 	sink.SetFailing(true) // the first delivery fails, so that the failure path logs too
-	sender, err := mail.NewSMTP(mail.Config{Host: "127.0.0.1", Port: sink.Port(), Username: "vigil",
-		Password: canaries["smtp password"], From: "vigil@example.com", TLS: mail.TLSNone, Timeout: 5 * time.Second})
+	sender, err := email.NewSMTP(email.Config{Host: "127.0.0.1", Port: sink.Port(), Username: "vigil",
+		Password: canaries["smtp password"], From: "vigil@example.com", TLS: email.TLSNone, Timeout: 5 * time.Second})
 	require.NoError(t, err)
 	var skew atomic.Int64 // the notifier's clock runs this far ahead
 	events, err := queue.NewEventConsumer(rdb, keys, queue.EventConsumerParams{Consumer: "canary", Block: 50 * time.Millisecond})
 	require.NoError(t, err)
-	n, err := notifier.New(notifier.Params{Pool: pool, Events: events, Mail: sender, Logger: log,
-		Hooks:       webhook.New(guard.Client(5*time.Second), []byte(canaries["webhook key"]), nil),
+	n, err := notifier.New(notifier.Params{Pool: pool, Events: events, Logger: log,
+		Channels: notify.Registry{
+			monitor.ChannelEmail:   sender,
+			monitor.ChannelWebhook: webhook.New(guard.Client(5*time.Second), []byte(canaries["webhook key"]), nil),
+		},
 		BackoffBase: time.Minute, BackoffMax: time.Minute, PollInterval: 20 * time.Millisecond,
 		Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	require.NoError(t, err)

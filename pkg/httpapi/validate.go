@@ -15,9 +15,9 @@ import (
 	"github.com/go-playground/validator/v10"
 
 	"github.com/vigil-monitor/vigil/pkg/monitor"
+	"github.com/vigil-monitor/vigil/pkg/notify/webhook"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/probe"
-	"github.com/vigil-monitor/vigil/pkg/webhook"
 )
 
 // Bounds on a website's fields beyond those in pkg/monitor. They keep one website's row, job

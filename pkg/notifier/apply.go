@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vigil-monitor/vigil/pkg/monitor"
+	"github.com/vigil-monitor/vigil/pkg/notify"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 )
 
@@ -142,16 +144,16 @@ func (n *Notifier) apply(ctx context.Context, tx pgx.Tx, t monitor.Transition, r
 // each of its webhook URLs.
 func (n *Notifier) enqueue(ctx context.Context, tx pgx.Tx, site monitor.Website, inc monitor.Incident,
 	kind string, t monitor.Transition, now time.Time) (int64, error) {
-	a := Alert{
+	a := notify.Alert{
 		Kind:       kind,
 		IncidentID: inc.ID,
-		Website:    AlertWebsite{ID: site.ID, Name: site.Name, URL: DisplayURL(site.URL)},
+		Website:    notify.AlertWebsite{ID: site.ID, Name: site.Name, URL: notify.DisplayURL(site.URL)},
 		StartedAt:  inc.StartedAt,
 		EndedAt:    inc.EndedAt,
 		Duration:   inc.DurationSeconds,
 		Cause:      inc.Cause,
 		Regions:    inc.Regions,
-		Latest: AlertCheck{Region: t.Region, At: t.At, Outcome: t.Outcome, Reason: t.Reason,
+		Latest: notify.AlertCheck{Region: t.Region, At: t.At, Outcome: t.Outcome, Reason: t.Reason,
 			Message: t.Message, StatusCode: t.StatusCode, ResponseMS: t.ResponseMS},
 		DashboardURL: dashboardLink(n.p.DashboardURL, site.ID),
 	}
@@ -189,4 +191,11 @@ func uniq(xs []string) []string {
 		}
 	}
 	return out
+}
+
+func dashboardLink(base, websiteID string) string {
+	if base == "" {
+		return ""
+	}
+	return strings.TrimRight(base, "/") + "/dashboard/websites/" + url.PathEscape(websiteID)
 }

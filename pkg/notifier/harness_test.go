@@ -23,13 +23,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigil-monitor/vigil/internal/smtpsink"
-	"github.com/vigil-monitor/vigil/pkg/mail"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/notifier"
+	"github.com/vigil-monitor/vigil/pkg/notify"
+	"github.com/vigil-monitor/vigil/pkg/notify/email"
+	"github.com/vigil-monitor/vigil/pkg/notify/webhook"
 	"github.com/vigil-monitor/vigil/pkg/postgres/pgtest"
 	"github.com/vigil-monitor/vigil/pkg/probe"
 	"github.com/vigil-monitor/vigil/pkg/queue"
-	"github.com/vigil-monitor/vigil/pkg/webhook"
 )
 
 const hookSecret = "webhook-test-secret"
@@ -139,7 +140,7 @@ func (h *harness) website(s site) string {
 // Every call builds a new, independent instance, as a restarted process would be.
 func (h *harness) notifier(mod ...func(*notifier.Params)) *notifier.Notifier {
 	h.t.Helper()
-	sender, err := mail.NewSMTP(mail.Config{Host: "127.0.0.1", Port: h.sink.Port(), From: "vigil@example.com", TLS: mail.TLSNone, Timeout: 5 * time.Second})
+	sender, err := email.NewSMTP(email.Config{Host: "127.0.0.1", Port: h.sink.Port(), From: "vigil@example.com", TLS: email.TLSNone, Timeout: 5 * time.Second})
 	require.NoError(h.t, err)
 	allow, err := probe.ParseAllowList("127.0.0.1/32")
 	require.NoError(h.t, err)
@@ -151,10 +152,12 @@ func (h *harness) notifier(mod ...func(*notifier.Params)) *notifier.Notifier {
 	})
 	require.NoError(h.t, err)
 	p := notifier.Params{
-		Pool:          h.pool,
-		Events:        events,
-		Mail:          sender,
-		Hooks:         webhook.New(probe.NewGuard(allow).Client(5*time.Second), []byte(hookSecret), h.clock.Now),
+		Pool:   h.pool,
+		Events: events,
+		Channels: notify.Registry{
+			monitor.ChannelEmail:   sender,
+			monitor.ChannelWebhook: webhook.New(probe.NewGuard(allow).Client(5*time.Second), []byte(hookSecret), h.clock.Now),
+		},
 		DefaultEmails: []string{"fallback@example.com"},
 		DashboardURL:  "https://vigil.example/",
 		SendTimeout:   5 * time.Second,
@@ -243,8 +246,8 @@ func (h *harness) barrier() {
 	}, 10*time.Second, 10*time.Millisecond)
 }
 
-// email is a received message, decoded.
-type email struct {
+// received is a received message, decoded.
+type received struct {
 	To      []string
 	Header  netmail.Header
 	Subject string
@@ -252,11 +255,11 @@ type email struct {
 	HTML    string
 }
 
-func decode(t *testing.T, m smtpsink.Message) email {
+func decode(t *testing.T, m smtpsink.Message) received {
 	t.Helper()
 	msg, err := netmail.ReadMessage(bytes.NewReader(m.Data))
 	require.NoError(t, err)
-	e := email{To: m.To, Header: msg.Header}
+	e := received{To: m.To, Header: msg.Header}
 	e.Subject, err = new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
 	require.NoError(t, err)
 	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))

@@ -31,6 +31,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -38,10 +39,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/vigil-monitor/vigil/pkg/mail"
+	"github.com/vigil-monitor/vigil/pkg/monitor"
+	"github.com/vigil-monitor/vigil/pkg/notify"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/queue"
-	"github.com/vigil-monitor/vigil/pkg/webhook"
 )
 
 // EventSource is the events stream as the notifier consumes it (*queue.EventConsumer).
@@ -49,11 +50,6 @@ type EventSource interface {
 	EnsureGroup(ctx context.Context) error
 	Read(ctx context.Context) ([]queue.TransitionEvent, error)
 	Ack(ctx context.Context, ids ...string) error
-}
-
-// WebhookPoster delivers one webhook (*webhook.Client).
-type WebhookPoster interface {
-	Post(ctx context.Context, d webhook.Delivery) error
 }
 
 // Metrics is what the notifier counts (*metrics.Notifier); nil counts nothing.
@@ -68,9 +64,10 @@ type Metrics interface {
 type Params struct {
 	Pool   *pgxpool.Pool
 	Events EventSource // nil: the notifier only sends (Run skips the event loop)
-	Mail   mail.Sender
-	Hooks  WebhookPoster
-	Logger *slog.Logger
+	// Channels deliver the notifications, by channel type: cmd/notifier registers
+	// *email.SMTP for monitor.ChannelEmail and *webhook.Client for monitor.ChannelWebhook.
+	Channels notify.Registry
+	Logger   *slog.Logger
 	// Metrics may be nil.
 	Metrics Metrics
 
@@ -117,11 +114,10 @@ func New(p Params) (*Notifier, error) {
 	if p.Pool == nil {
 		return nil, errors.New("notifier: no PostgreSQL pool")
 	}
-	if p.Mail == nil {
-		return nil, errors.New("notifier: no mail sender")
-	}
-	if p.Hooks == nil {
-		return nil, errors.New("notifier: no webhook poster")
+	for _, ch := range []string{monitor.ChannelEmail, monitor.ChannelWebhook} {
+		if p.Channels[ch] == nil {
+			return nil, fmt.Errorf("notifier: no %s channel", ch)
+		}
 	}
 	p.Logger = cmp.Or(p.Logger, slog.New(slog.DiscardHandler))
 	p.GiveUp = cmp.Or(p.GiveUp, 24*time.Hour)

@@ -13,9 +13,10 @@ import (
 
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/notifier"
+	"github.com/vigil-monitor/vigil/pkg/notify"
+	"github.com/vigil-monitor/vigil/pkg/notify/webhook"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/queue"
-	"github.com/vigil-monitor/vigil/pkg/webhook"
 )
 
 // A site goes down in its only region: one DOWN email per recipient; a redelivered event changes
@@ -353,7 +354,7 @@ func TestWebhookDelivery(t *testing.T) {
 	for _, r := range reqs {
 		require.Equal(t, "/vigil", r.Path)
 		require.NoError(t, webhook.Verify([]byte(hookSecret), r.Header, r.Body, h.clock.Now(), 0))
-		var a notifier.Alert
+		var a notify.Alert
 		require.NoError(t, json.Unmarshal(r.Body, &a))
 		require.Equal(t, id, a.Website.ID)
 		require.Equal(t, "Hooked", a.Website.Name)

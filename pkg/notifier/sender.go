@@ -10,8 +10,8 @@ import (
 
 	"github.com/vigil-monitor/vigil/pkg/metrics"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
+	"github.com/vigil-monitor/vigil/pkg/notify"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
-	"github.com/vigil-monitor/vigil/pkg/webhook"
 )
 
 // RunSender delivers due outbox rows until ctx is cancelled, waking every PollInterval or as
@@ -70,16 +70,15 @@ func (n *Notifier) send(ctx context.Context, row monitor.Notification) {
 	log := n.log.With("outbox_id", row.ID, "incident_id", row.IncidentID, "website_id", row.WebsiteID,
 		"channel", row.Channel, "kind", row.Kind, "attempt", row.Attempts)
 	sctx, cancel := context.WithTimeout(ctx, n.p.SendTimeout)
-	err := n.deliver(sctx, row)
+	retry, err := n.deliver(sctx, row)
 	cancel()
 
 	now := n.p.Now()
 	out := postgres.DeliveryOutcome{At: now}
 	result := metrics.ResultSent
-	var permanent *permanentError
 	switch {
 	case err == nil:
-	case errors.As(err, &permanent) || now.Sub(row.CreatedAt) >= n.p.GiveUp:
+	case !retry || now.Sub(row.CreatedAt) >= n.p.GiveUp:
 		out.Err, out.GiveUp = err.Error(), true
 		result = metrics.ResultGivenUp
 	default:
@@ -111,37 +110,19 @@ func (n *Notifier) send(ctx context.Context, row monitor.Notification) {
 	}
 }
 
-// permanentError is a delivery that can never succeed (an unreadable payload): it is given up
-// at once instead of retried for a day.
-type permanentError struct{ err error }
-
-func (e *permanentError) Error() string { return e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
-
-func (n *Notifier) deliver(ctx context.Context, row monitor.Notification) error {
-	var a Alert
+// deliver hands row to its channel's notifier. A row that can never be delivered (an
+// unreadable payload, an unknown channel, a message its channel cannot render) is not worth a
+// retry: it is given up at once instead of retried for a day.
+func (n *Notifier) deliver(ctx context.Context, row monitor.Notification) (retry bool, err error) {
+	var a notify.Alert
 	if err := json.Unmarshal(row.Payload, &a); err != nil {
-		return &permanentError{fmt.Errorf("notifier: decode payload: %w", err)}
+		return false, fmt.Errorf("notifier: decode payload: %w", err)
 	}
-	switch row.Channel {
-	case monitor.ChannelEmail:
-		msg, err := Email(a, row.Recipient)
-		if err != nil {
-			return &permanentError{err}
-		}
-		// One Message-ID per outbox row: if the duplicate window ever bites, the copies share it.
-		msg.MessageKey = row.ID
-		return n.p.Mail.Send(ctx, msg)
-	case monitor.ChannelWebhook:
-		body, err := WebhookBody(a, webhook.IsSlack(row.Recipient))
-		if err != nil {
-			return &permanentError{err}
-		}
-		// The row's id is the webhook-id of every attempt, so a receiver can drop a duplicate;
-		// the secret is the webhook's own as it is now (Claim reads it), or the default.
-		return n.p.Hooks.Post(ctx, webhook.Delivery{URL: row.Recipient, Event: a.Kind, ID: row.ID, Body: body, Secret: row.Secret})
+	ch, ok := n.p.Channels[row.Channel]
+	if !ok {
+		return false, fmt.Errorf("notifier: unknown channel %q", row.Channel)
 	}
-	return &permanentError{fmt.Errorf("notifier: unknown channel %q", row.Channel)}
+	return ch.Notify(ctx, notify.Message{ID: row.ID, Recipient: row.Recipient, Secret: row.Secret, Alert: a})
 }
 
 // Backoff is the delay before retrying a notification that failed its attempt-th attempt:

@@ -1,4 +1,4 @@
-package notifier
+package notify
 
 import (
 	"fmt"
@@ -97,9 +97,9 @@ func FormatDuration(d time.Duration) string {
 	return strings.Join(parts, " ")
 }
 
-func dashboardLink(base, websiteID string) string {
-	if base == "" {
-		return ""
-	}
-	return strings.TrimRight(base, "/") + "/dashboard/websites/" + url.PathEscape(websiteID)
-}
+// OneLine folds every run of white space, line breaks included, into one space: user text
+// (a website's name, a check's message) that goes into a subject or a one-line summary.
+func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// TimeLayout is how a message writes an instant.
+const TimeLayout = "2006-01-02 15:04:05 UTC"

@@ -1,4 +1,4 @@
-package mail_test
+package email_test
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigil-monitor/vigil/internal/smtpsink"
-	"github.com/vigil-monitor/vigil/pkg/mail"
+	"github.com/vigil-monitor/vigil/pkg/notify/email"
 )
 
 func startSink(t *testing.T) *smtpsink.Sink {
@@ -26,13 +26,13 @@ func startSink(t *testing.T) *smtpsink.Sink {
 	return sink
 }
 
-func sender(t *testing.T, sink *smtpsink.Sink, tls string, mod ...func(*mail.Config)) *mail.SMTP {
+func sender(t *testing.T, sink *smtpsink.Sink, tls string, mod ...func(*email.Config)) *email.SMTP {
 	t.Helper()
-	cfg := mail.Config{Host: "127.0.0.1", Port: sink.Port(), From: "Vigil <vigil@example.com>", TLS: tls, Timeout: 5 * time.Second}
+	cfg := email.Config{Host: "127.0.0.1", Port: sink.Port(), From: "Vigil <vigil@example.com>", TLS: tls, Timeout: 5 * time.Second}
 	for _, m := range mod {
 		m(&cfg)
 	}
-	s, err := mail.NewSMTP(cfg)
+	s, err := email.NewSMTP(cfg)
 	require.NoError(t, err)
 	return s
 }
@@ -64,11 +64,11 @@ func parts(t *testing.T, data []byte) (*netmail.Message, map[string]string) {
 
 func TestSendMultipart(t *testing.T) {
 	t.Parallel()
-	for _, tls := range []string{mail.TLSNone, mail.TLSOpportunistic} {
+	for _, tls := range []string{email.TLSNone, email.TLSOpportunistic} {
 		t.Run(tls, func(t *testing.T) {
 			t.Parallel()
 			sink := startSink(t)
-			err := sender(t, sink, tls).Send(context.Background(), mail.Message{
+			err := sender(t, sink, tls).Send(context.Background(), email.Message{
 				To: []string{"ops@example.com"}, Subject: "[DOWN] shop — HTTP 503",
 				Text: "plain body", HTML: "<p>html body</p>", MessageKey: "abc",
 			})
@@ -107,8 +107,8 @@ func TestAutoSubmittedAndMessageIDDomain(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			sink := startSink(t)
-			s := sender(t, sink, mail.TLSNone, func(c *mail.Config) { c.From = tt.from })
-			require.NoError(t, s.Send(context.Background(), mail.Message{To: []string{"ops@example.com"}, Subject: "s", Text: "t", MessageKey: tt.key}))
+			s := sender(t, sink, email.TLSNone, func(c *email.Config) { c.From = tt.from })
+			require.NoError(t, s.Send(context.Background(), email.Message{To: []string{"ops@example.com"}, Subject: "s", Text: "t", MessageKey: tt.key}))
 			msgs := sink.Messages()
 			require.Len(t, msgs, 1)
 			msg, err := netmail.ReadMessage(bytes.NewReader(msgs[0].Data))
@@ -122,7 +122,7 @@ func TestAutoSubmittedAndMessageIDDomain(t *testing.T) {
 func TestMandatoryTLSRefusesPlainServer(t *testing.T) {
 	t.Parallel()
 	sink := startSink(t)
-	err := sender(t, sink, mail.TLSMandatory).Send(context.Background(), mail.Message{To: []string{"ops@example.com"}, Subject: "s", Text: "t"})
+	err := sender(t, sink, email.TLSMandatory).Send(context.Background(), email.Message{To: []string{"ops@example.com"}, Subject: "s", Text: "t"})
 	require.Error(t, err, "go-mail's default policy needs STARTTLS, which the plain sink lacks")
 	require.Empty(t, sink.Messages())
 }
@@ -130,7 +130,7 @@ func TestMandatoryTLSRefusesPlainServer(t *testing.T) {
 func TestHeaderInjection(t *testing.T) {
 	t.Parallel()
 	sink := startSink(t)
-	err := sender(t, sink, mail.TLSNone).Send(context.Background(), mail.Message{
+	err := sender(t, sink, email.TLSNone).Send(context.Background(), email.Message{
 		To:      []string{"ops@example.com"},
 		Subject: "[DOWN] x\r\nBcc: evil@example.com\r\nX-Evil: 1",
 		Text:    "t", HTML: "<p>t</p>",
@@ -148,15 +148,15 @@ func TestHeaderInjection(t *testing.T) {
 func TestAuthAndSecrets(t *testing.T) {
 	t.Parallel()
 	sink := startSink(t)
-	withAuth := func(c *mail.Config) { c.Username, c.Password = "vigil", "s3cret-pass" }
-	require.NoError(t, sender(t, sink, mail.TLSNone, withAuth).Send(context.Background(),
-		mail.Message{To: []string{"ops@example.com"}, Subject: "s", Text: "t"}))
+	withAuth := func(c *email.Config) { c.Username, c.Password = "vigil", "s3cret-pass" }
+	require.NoError(t, sender(t, sink, email.TLSNone, withAuth).Send(context.Background(),
+		email.Message{To: []string{"ops@example.com"}, Subject: "s", Text: "t"}))
 	require.Len(t, sink.Messages(), 1)
 
 	// A failure never carries the password.
 	require.NoError(t, sink.Stop())
-	err := sender(t, sink, mail.TLSNone, withAuth).Send(context.Background(),
-		mail.Message{To: []string{"ops@example.com"}, Subject: "s", Text: "t"})
+	err := sender(t, sink, email.TLSNone, withAuth).Send(context.Background(),
+		email.Message{To: []string{"ops@example.com"}, Subject: "s", Text: "t"})
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "s3cret-pass")
 }
@@ -165,26 +165,26 @@ func TestConfigErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		cfg  mail.Config
+		cfg  email.Config
 	}{
-		{"no host", mail.Config{Port: 25, From: "a@example.com"}},
-		{"bad port", mail.Config{Host: "h", Port: 0, From: "a@example.com"}},
-		{"bad from", mail.Config{Host: "h", Port: 25, From: "not an address"}},
-		{"bad tls", mail.Config{Host: "h", Port: 25, From: "a@example.com", TLS: "sometimes"}},
+		{"no host", email.Config{Port: 25, From: "a@example.com"}},
+		{"bad port", email.Config{Host: "h", Port: 0, From: "a@example.com"}},
+		{"bad from", email.Config{Host: "h", Port: 25, From: "not an address"}},
+		{"bad tls", email.Config{Host: "h", Port: 25, From: "a@example.com", TLS: "sometimes"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := mail.NewSMTP(tt.cfg)
+			_, err := email.NewSMTP(tt.cfg)
 			require.Error(t, err)
 		})
 	}
-	require.True(t, mail.ValidTLS("opportunistic"))
-	require.False(t, mail.ValidTLS("yes"))
+	require.True(t, email.ValidTLS("opportunistic"))
+	require.False(t, email.ValidTLS("yes"))
 }
 
 func TestHeaderSafe(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, "x  Bcc: e", mail.HeaderSafe("x\r\nBcc: e"))
-	require.Equal(t, "a b c", mail.HeaderSafe("a\tb\u2028c"))
+	require.Equal(t, "x  Bcc: e", email.HeaderSafe("x\r\nBcc: e"))
+	require.Equal(t, "a b c", email.HeaderSafe("a\tb\u2028c"))
 }

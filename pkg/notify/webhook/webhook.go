@@ -1,6 +1,8 @@
-// Package webhook delivers signed JSON POSTs to user-supplied URLs. The HTTP client it is given
-// must be the SSRF guard's (probe.Guard.Client): webhook URLs are user input and must not reach
-// the private network the notifier runs in.
+// Package webhook is the webhook channel: it renders an alert as a JSON body (the alert itself,
+// or a Slack message for a Slack incoming webhook), signs it and POSTs it to a user-supplied
+// URL. Any failure to deliver is worth another attempt; a body that cannot be rendered is not.
+// The HTTP client it is given must be the SSRF guard's (probe.Guard.Client): webhook URLs are
+// user input and must not reach the private network the notifier runs in.
 //
 // Deliveries are signed as the Standard Webhooks specification (https://www.standardwebhooks.com)
 // says, so that a receiver can check them with any of its libraries, or with Verify:
@@ -38,6 +40,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +49,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigil-monitor/vigil/pkg/monitor"
+	"github.com/vigil-monitor/vigil/pkg/notify"
 )
 
 // Header names of a delivery. The three webhook-* ones are Standard Webhooks'.
@@ -110,7 +116,7 @@ func DefaultKey(s string) ([]byte, error) {
 	return ParseSecret(s)
 }
 
-// Client posts deliveries.
+// Client is the webhook channel's notify.Notifier: it posts deliveries.
 type Client struct {
 	http       *http.Client
 	defaultKey []byte
@@ -126,6 +132,22 @@ func New(httpClient *http.Client, defaultKey []byte, now func() time.Time) *Clie
 		now = time.Now
 	}
 	return &Client{http: httpClient, defaultKey: defaultKey, now: now, userAgent: "Vigil-Webhook/1"}
+}
+
+// Notify renders m's alert for its recipient (a Slack message for a Slack incoming webhook)
+// and posts it. The outbox row's id is the webhook-id of every attempt, so a receiver can drop
+// a duplicate; the secret is the webhook's own as it is now (the outbox reads it when the row
+// is claimed), or the default. A body that cannot be rendered is not worth a retry; a failed
+// delivery is.
+func (c *Client) Notify(ctx context.Context, m notify.Message) (retry bool, err error) {
+	body, err := Body(m.Alert, IsSlack(m.Recipient))
+	if err != nil {
+		return false, err
+	}
+	if err := c.Post(ctx, Delivery{URL: m.Recipient, Event: m.Alert.Kind, ID: m.ID, Body: body, Secret: m.Secret}); err != nil {
+		return true, err
+	}
+	return false, nil
 }
 
 // Delivery is one POST.
@@ -243,6 +265,44 @@ func Verify(key []byte, h http.Header, body []byte, now time.Time, tolerance tim
 		}
 	}
 	return ErrSignature
+}
+
+// Body renders an alert for a webhook: the Alert itself as JSON, or, for a Slack incoming
+// webhook (a hooks.slack.com URL), a Slack message whose text says the same as the subject of
+// the email. Slack's mrkdwn treats &, < and > specially, so user text is escaped for it.
+func Body(a notify.Alert, slack bool) ([]byte, error) {
+	if !slack {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: encode webhook body: %w", err)
+		}
+		return b, nil
+	}
+	name := slackEscape(notify.OneLine(a.Website.Name))
+	var text string
+	switch a.Kind {
+	case monitor.KindDown:
+		text = fmt.Sprintf(":red_circle: *%s is DOWN* — %s\n%s\nRegions: %s · since %s",
+			name, slackEscape(notify.OneLine(notify.CauseText(a.Cause))), slackEscape(a.Website.URL),
+			slackEscape(strings.Join(a.Regions, ", ")), a.StartedAt.UTC().Format(notify.TimeLayout))
+	case monitor.KindRecovered:
+		text = fmt.Sprintf(":large_green_circle: *%s has RECOVERED* after %s\n%s",
+			name, notify.FormatDuration(time.Duration(a.Duration)*time.Second), slackEscape(a.Website.URL))
+	default:
+		return nil, fmt.Errorf("webhook: unknown alert kind %q", a.Kind)
+	}
+	if a.DashboardURL != "" {
+		text += "\n<" + slackEscape(a.DashboardURL) + "|Open in Vigil>"
+	}
+	b, err := json.Marshal(map[string]string{"text": text})
+	if err != nil {
+		return nil, fmt.Errorf("webhook: encode slack body: %w", err)
+	}
+	return b, nil
+}
+
+func slackEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
 // IsSlack reports whether rawURL is a Slack incoming webhook, which gets a Slack message body

@@ -1,4 +1,4 @@
-package notifier_test
+package email_test
 
 import (
 	"bytes"
@@ -14,23 +14,23 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigil-monitor/vigil/internal/smtpsink"
-	"github.com/vigil-monitor/vigil/pkg/mail"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
-	"github.com/vigil-monitor/vigil/pkg/notifier"
+	"github.com/vigil-monitor/vigil/pkg/notify"
+	"github.com/vigil-monitor/vigil/pkg/notify/email"
 )
 
 // Hostile website names and check messages (a failing target chooses its own error text) stay
 // inert in both emails: the HTML part escapes them, and the headers gain no line. The plain
-// \r\nBcc: case through the whole notifier is TestHeaderInjectionAndEscaping; the mail package's
-// own is mail_test.TestHeaderInjection. This table renders with notifier.Email directly and
-// sends through pkg/mail to an SMTP sink, so that the bytes on the wire are what is checked.
+// \r\nBcc: case through the whole notifier is TestHeaderInjectionAndEscaping; the SMTP sender's
+// own is TestHeaderInjection. This table renders with email.Render directly and sends through
+// email.SMTP to an SMTP sink, so that the bytes on the wire are what is checked.
 func TestHostileTextInEmails(t *testing.T) {
 	t.Parallel()
 	sink, err := smtpsink.Start("127.0.0.1:0", "")
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, sink.Close()) })
-	sender, err := mail.NewSMTP(mail.Config{Host: "127.0.0.1", Port: sink.Port(), From: "Vigil <vigil@example.com>",
-		TLS: mail.TLSNone, Timeout: 5 * time.Second})
+	sender, err := email.NewSMTP(email.Config{Host: "127.0.0.1", Port: sink.Port(), From: "Vigil <vigil@example.com>",
+		TLS: email.TLSNone, Timeout: 5 * time.Second})
 	require.NoError(t, err)
 
 	hostile := map[string]string{
@@ -52,18 +52,18 @@ func TestHostileTextInEmails(t *testing.T) {
 		for _, kind := range []string{monitor.KindDown, monitor.KindRecovered} {
 			i++
 			ended := time.Now().UTC()
-			a := notifier.Alert{
+			a := notify.Alert{
 				Kind: kind, IncidentID: "inc-1",
-				Website:   notifier.AlertWebsite{ID: "w-1", Name: text, URL: "https://example.com/"},
+				Website:   notify.AlertWebsite{ID: "w-1", Name: text, URL: "https://example.com/"},
 				StartedAt: ended.Add(-time.Hour), Duration: 3600,
 				Cause:   monitor.Cause{Outcome: monitor.OutcomeDown, Message: text},
 				Regions: []string{"eu"},
-				Latest:  notifier.AlertCheck{Region: "eu", At: ended, Outcome: monitor.OutcomeDown, Message: text},
+				Latest:  notify.AlertCheck{Region: "eu", At: ended, Outcome: monitor.OutcomeDown, Message: text},
 			}
 			if kind == monitor.KindRecovered {
 				a.EndedAt = &ended
 			}
-			m, err := notifier.Email(a, "ops@example.com")
+			m, err := email.Render(a, "ops@example.com")
 			require.NoError(t, err, name)
 			require.NotContains(t, m.Subject, "\r", name)
 			require.NotContains(t, m.Subject, "\n", name)

@@ -12,8 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/pkg/notify/webhook"
 	"github.com/vigil-monitor/vigil/pkg/probe"
-	"github.com/vigil-monitor/vigil/pkg/webhook"
 )
 
 // The Standard Webhooks specification's own Go library's test vector: a receiver using any of
