@@ -180,9 +180,22 @@ func newWebsiteValidator(checkTarget func(*url.URL) error) *websiteValidator {
 }
 
 // validate checks a website as it would be stored and normalises what has a canonical form
-// (method, expected_status). It returns a 422 naming every field at fault.
+// (method, expected_status). It returns a 422 naming every field at fault: each step checks
+// one group of fields and adds what is wrong with them, so that no step hides another's.
 func (wv *websiteValidator) validate(w *postgres.Website) error {
 	f := fieldErrors{}
+	wv.checkRequest(w, f)
+	checkTiming(w, f)
+	checkVerdict(w, f)
+	checkRegions(w, f)
+	wv.checkAlerts(w, f)
+	checkConfirmation(w, f)
+	return f.err()
+}
+
+// checkRequest checks what a check sends: the name it is shown by, the URL (through the SSRF
+// guard's literal check), the method, which it upper-cases, the headers and the body.
+func (wv *websiteValidator) checkRequest(w *postgres.Website, f fieldErrors) {
 	if msg := monitor.CheckName(w.Name, 1, maxNameChars); msg != "" {
 		f.add("name", msg)
 	}
@@ -201,6 +214,11 @@ func (wv *websiteValidator) validate(w *postgres.Website) error {
 	} else if strings.ContainsRune(w.Body, 0) {
 		f.add("body", "must not contain NUL characters")
 	}
+}
+
+// checkTiming checks when a check runs and how long it may take: the interval, the timeout,
+// which must end before the next check is due, and the slow threshold.
+func checkTiming(w *postgres.Website, f fieldErrors) {
 	intervalOK := w.IntervalSeconds >= monitor.MinIntervalSeconds && w.IntervalSeconds <= monitor.MaxIntervalSeconds
 	if !intervalOK {
 		f.add("interval_seconds", fmt.Sprintf("must be between %d and %d", monitor.MinIntervalSeconds, monitor.MaxIntervalSeconds))
@@ -216,6 +234,11 @@ func (wv *websiteValidator) validate(w *postgres.Website) error {
 	} else if w.SlowMS > w.TimeoutMS {
 		f.add("slow_ms", "must not exceed timeout_ms")
 	}
+}
+
+// checkVerdict checks what makes a check good: the expected statuses, which it rewrites in
+// their canonical form, and the keyword.
+func checkVerdict(w *postgres.Website, f fieldErrors) {
 	if set, err := monitor.ParseExpectedStatus(w.ExpectedStatus); err != nil {
 		f.add("expected_status", err.Error())
 	} else {
@@ -226,6 +249,11 @@ func (wv *websiteValidator) validate(w *postgres.Website) error {
 	} else if strings.ContainsRune(w.Keyword, 0) {
 		f.add("keyword", "must not contain NUL characters")
 	}
+}
+
+// checkRegions checks the named regions of a website that does not check from all of them;
+// whether they exist is the store's question.
+func checkRegions(w *postgres.Website, f fieldErrors) {
 	if !w.AllRegions {
 		if len(w.Regions) > maxRegions {
 			f.add("regions", fmt.Sprintf("must list at most %d regions", maxRegions))
@@ -236,6 +264,11 @@ func (wv *websiteValidator) validate(w *postgres.Website) error {
 			}
 		}
 	}
+}
+
+// checkAlerts checks who is told: the alert emails, the webhook URLs (through the SSRF guard's
+// literal check) and their signing secrets.
+func (wv *websiteValidator) checkAlerts(w *postgres.Website, f fieldErrors) {
 	if msg := wv.checkEmails(w.AlertEmails); msg != "" {
 		f.add("alert_emails", msg)
 	}
@@ -253,6 +286,11 @@ func (wv *websiteValidator) validate(w *postgres.Website) error {
 			f.add("webhooks", fmt.Sprintf("secret of %q: %s", truncate(h), stripPrefix(err.Error())))
 		}
 	}
+}
+
+// checkConfirmation checks how a change is confirmed: the streaks that confirm down and up,
+// the retry interval while confirming, and the quorum of regions.
+func checkConfirmation(w *postgres.Website, f fieldErrors) {
 	if w.ConfirmationsDown < 1 || w.ConfirmationsDown > maxConfirmations {
 		f.add("confirmations_down", fmt.Sprintf("must be between 1 and %d", maxConfirmations))
 	}
@@ -266,7 +304,6 @@ func (wv *websiteValidator) validate(w *postgres.Website) error {
 	if w.Quorum < 0 || w.Quorum > maxRegions {
 		f.add("quorum", fmt.Sprintf("must be between 0 (a majority) and the number of regions (at most %d)", maxRegions))
 	}
-	return f.err()
 }
 
 // checkURL returns what is wrong with a check or webhook target, or "".
