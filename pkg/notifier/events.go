@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/vigil-monitor/vigil/pkg/loop"
 	"github.com/vigil-monitor/vigil/pkg/queue"
 )
 
@@ -13,39 +14,43 @@ const (
 	eventRetryMax = 30 * time.Second
 )
 
+// retryBackoff paces the event and sender loops' retries: eventRetryMin doubling to
+// eventRetryMax, without jitter.
+func retryBackoff() loop.Backoff { return loop.Backoff{Base: eventRetryMin, Max: eventRetryMax} }
+
 // RunEvents consumes transition events until ctx is cancelled. Each event is applied in one
 // transaction and acknowledged only after the commit. When PostgreSQL fails, the event is held
 // (neither acknowledged nor skipped) and retried with backoff, so events stay in order and none
 // is lost; Redis keeps it pending meanwhile, and if this process dies another notifier claims
 // it.
 func (n *Notifier) RunEvents(ctx context.Context) {
-	delay := eventRetryMin
+	b := retryBackoff()
 	for ctx.Err() == nil {
+		delay := b.Next()
 		if err := n.p.Events.EnsureGroup(ctx); err == nil {
 			break
 		} else if ctx.Err() == nil {
 			n.log.Error("cannot create the events consumer group", "err", err, "retry_in", delay.String())
 		}
-		if !sleep(ctx, delay) {
+		if !loop.Sleep(ctx, delay) {
 			return
 		}
-		delay = min(2*delay, eventRetryMax)
 	}
-	delay = eventRetryMin
+	b.Reset()
 	for ctx.Err() == nil {
 		evs, err := n.p.Events.Read(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
+			delay := b.Next()
 			n.log.Error("read events", "err", err, "retry_in", delay.String())
-			if !sleep(ctx, delay) {
+			if !loop.Sleep(ctx, delay) {
 				return
 			}
-			delay = min(2*delay, eventRetryMax)
 			continue
 		}
-		delay = eventRetryMin
+		b.Reset()
 		for _, ev := range evs {
 			if !n.handle(ctx, ev) {
 				return
@@ -64,7 +69,7 @@ func (n *Notifier) handle(ctx context.Context, ev queue.TransitionEvent) bool {
 		return true
 	}
 	t := ev.Transition
-	delay := eventRetryMin
+	b := retryBackoff()
 	for {
 		if ctx.Err() != nil {
 			return false
@@ -95,12 +100,12 @@ func (n *Notifier) handle(ctx context.Context, ev queue.TransitionEvent) bool {
 			}
 			return true
 		}
+		delay := b.Next()
 		n.log.Error("apply transition; holding the event", "event_id", ev.ID, "website_id", t.WebsiteID,
 			"region", t.Region, "err", err, "retry_in", delay.String())
-		if !sleep(ctx, delay) {
+		if !loop.Sleep(ctx, delay) {
 			return false
 		}
-		delay = min(2*delay, eventRetryMax)
 	}
 }
 

@@ -166,18 +166,6 @@ func (n *Notifier) poke() {
 	}
 }
 
-// sleep waits d or until ctx ends, and reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 type noMetrics struct{}
 
 func (noMetrics) Notification(string, string) {}

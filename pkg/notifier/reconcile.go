@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vigil-monitor/vigil/pkg/loop"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 )
@@ -122,18 +123,11 @@ func (n *Notifier) reconcile(ctx context.Context, tx pgx.Tx, websiteID string) (
 
 // runReconcile calls Reconcile every interval until ctx ends.
 func (n *Notifier) runReconcile(ctx context.Context) {
-	t := time.NewTicker(n.p.ReconcileInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	loop.Every(ctx, n.p.ReconcileInterval, func(ctx context.Context) {
 		if _, err := n.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			n.log.Error("reconcile open incidents", "err", err)
 		}
-	}
+	})
 }
 
 func nonNil(s []string) []string {

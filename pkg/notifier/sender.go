@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/vigil-monitor/vigil/pkg/loop"
 	"github.com/vigil-monitor/vigil/pkg/metrics"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/notify"
@@ -17,21 +18,21 @@ import (
 // RunSender delivers due outbox rows until ctx is cancelled, waking every PollInterval or as
 // soon as the event loop commits new rows.
 func (n *Notifier) RunSender(ctx context.Context) {
-	delay := eventRetryMin
+	b := retryBackoff()
 	for ctx.Err() == nil {
 		sent, err := n.SendDue(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
+			delay := b.Next()
 			n.log.Error("outbox", "err", err, "retry_in", delay.String())
-			if !sleep(ctx, delay) {
+			if !loop.Sleep(ctx, delay) {
 				return
 			}
-			delay = min(2*delay, eventRetryMax)
 			continue
 		}
-		delay = eventRetryMin
+		b.Reset()
 		if sent > 0 {
 			continue
 		}

@@ -21,11 +21,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/vigil-monitor/vigil/pkg/loop"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/probe"
 	"github.com/vigil-monitor/vigil/pkg/queue"
@@ -226,7 +226,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // start joins the consumer group and loads the completion script, retrying while Redis is not
 // there yet, so that a worker started before Redis waits for it.
 func (w *Worker) start(ctx context.Context) error {
-	b := backoff{}
+	b := newBackoff()
 	for {
 		err := w.p.Consumer.EnsureGroup(ctx)
 		if err == nil {
@@ -239,7 +239,7 @@ func (w *Worker) start(ctx context.Context) error {
 			return fmt.Errorf("worker: start: %w", err)
 		}
 		w.log.Warn("cannot join the consumer group yet", "err", err)
-		if !b.wait(ctx) {
+		if !b.Wait(ctx) {
 			return fmt.Errorf("worker: start: %w", ctx.Err())
 		}
 	}
@@ -249,7 +249,7 @@ func (w *Worker) start(ctx context.Context) error {
 // slots, so that an entry never waits in this process (where it would age towards a reclaim)
 // for lack of a slot.
 func (w *Worker) read(ctx, work context.Context, jobs *sync.WaitGroup) {
-	b := backoff{}
+	b := newBackoff()
 	for {
 		n, ok := w.acquire(ctx, w.p.ReadBatch)
 		if !ok {
@@ -266,12 +266,12 @@ func (w *Worker) read(ctx, work context.Context, jobs *sync.WaitGroup) {
 				return
 			}
 			w.log.Error("read jobs", "err", err)
-			if !b.wait(ctx) {
+			if !b.Wait(ctx) {
 				return
 			}
 			continue
 		}
-		b.reset()
+		b.Reset()
 		for _, d := range ds {
 			jobs.Go(func() { w.run(work, d) })
 		}
@@ -280,48 +280,45 @@ func (w *Worker) read(ctx, work context.Context, jobs *sync.WaitGroup) {
 
 // reclaim periodically takes over entries that other (dead) consumers left pending.
 func (w *Worker) reclaim(ctx, work context.Context, jobs *sync.WaitGroup) {
-	t := time.NewTicker(w.p.ReclaimEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+	loop.Every(ctx, w.p.ReclaimEvery, func(ctx context.Context) { w.reclaimRound(ctx, work, jobs) })
+}
+
+// reclaimRound reclaims batch after batch until a batch comes back short, a pass fails or ctx
+// ends.
+func (w *Worker) reclaimRound(ctx, work context.Context, jobs *sync.WaitGroup) {
+	for ctx.Err() == nil {
+		n, ok := w.acquire(ctx, w.p.ReadBatch)
+		if !ok {
 			return
-		case <-t.C:
 		}
-		for ctx.Err() == nil {
-			n, ok := w.acquire(ctx, w.p.ReadBatch)
-			if !ok {
-				return
+		if !w.waitFaultPause(ctx) {
+			w.release(n)
+			return
+		}
+		res, err := w.p.Consumer.Reclaim(ctx, w.p.ReclaimGrace, n)
+		w.release(n - len(res.Deliveries))
+		if res.DeadLettered > 0 {
+			w.stats.DeadLettered.Add(uint64(res.DeadLettered))
+			w.p.Metrics.DeadLettered(res.DeadLettered)
+		}
+		if len(res.Deliveries) > 0 {
+			w.stats.Reclaimed.Add(uint64(len(res.Deliveries)))
+			w.p.Metrics.Reclaimed(len(res.Deliveries))
+			w.log.Info("reclaimed jobs from a dead consumer", "count", len(res.Deliveries))
+		}
+		// Claimed entries are ours even when the pass then failed: run them (they hold
+		// their slots).
+		for _, d := range res.Deliveries {
+			jobs.Go(func() { w.run(work, d) })
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Error("reclaim jobs", "err", err)
 			}
-			if !w.waitFaultPause(ctx) {
-				w.release(n)
-				return
-			}
-			res, err := w.p.Consumer.Reclaim(ctx, w.p.ReclaimGrace, n)
-			w.release(n - len(res.Deliveries))
-			if res.DeadLettered > 0 {
-				w.stats.DeadLettered.Add(uint64(res.DeadLettered))
-				w.p.Metrics.DeadLettered(res.DeadLettered)
-			}
-			if len(res.Deliveries) > 0 {
-				w.stats.Reclaimed.Add(uint64(len(res.Deliveries)))
-				w.p.Metrics.Reclaimed(len(res.Deliveries))
-				w.log.Info("reclaimed jobs from a dead consumer", "count", len(res.Deliveries))
-			}
-			// Claimed entries are ours even when the pass then failed: run them (they hold
-			// their slots).
-			for _, d := range res.Deliveries {
-				jobs.Go(func() { w.run(work, d) })
-			}
-			if err != nil {
-				if ctx.Err() == nil {
-					w.log.Error("reclaim jobs", "err", err)
-				}
-				break
-			}
-			if len(res.Deliveries)+res.DeadLettered < n {
-				break
-			}
+			break
+		}
+		if len(res.Deliveries)+res.DeadLettered < n {
+			break
 		}
 	}
 }
@@ -410,7 +407,7 @@ func (w *Worker) waitFaultPause(ctx context.Context) bool {
 	if d <= 0 {
 		return true
 	}
-	return sleep(ctx, d)
+	return loop.Sleep(ctx, d)
 }
 
 // faultLogEvery spaces the log lines about the worker's own faults: when a worker runs out of
@@ -462,7 +459,7 @@ func (w *Worker) complete(ctx context.Context) {
 // a Redis blip delays acks instead of losing results. It gives up only when ctx ends (a stop
 // that ran out of time); the jobs then stay pending and are reclaimed.
 func (w *Worker) completeBatch(ctx context.Context, batch []queue.Completion) {
-	b := backoff{}
+	b := newBackoff()
 	for {
 		res, err := w.p.States.Complete(ctx, batch)
 		if err == nil {
@@ -473,7 +470,7 @@ func (w *Worker) completeBatch(ctx context.Context, batch []queue.Completion) {
 		}
 		w.stats.CompleteErrors.Add(1)
 		w.log.Error("complete jobs", "count", len(batch), "err", err)
-		if !b.wait(ctx) {
+		if !b.Wait(ctx) {
 			return
 		}
 	}
@@ -567,26 +564,8 @@ func (nopMetrics) DeadLettered(int)                            {}
 func (nopMetrics) Transition(monitor.State)                    {}
 func (nopMetrics) CheckFault(string)                           {}
 
-// backoff waits 100 ms, doubling to 5 s, with jitter, between attempts at something that
+// newBackoff waits 100 ms, doubling to 5 s, with jitter, between attempts at something that
 // failed.
-type backoff struct{ n int }
-
-func (b *backoff) reset() { b.n = 0 }
-
-func (b *backoff) wait(ctx context.Context) bool {
-	d := min(100*time.Millisecond<<min(b.n, 6), 5*time.Second)
-	b.n++
-	return sleep(ctx, d/2+rand.N(d/2+1))
-}
-
-// sleep waits for d, or less if ctx ends first; false then.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+func newBackoff() loop.Backoff {
+	return loop.Backoff{Base: 100 * time.Millisecond, Max: 5 * time.Second, Jitter: true}
 }
