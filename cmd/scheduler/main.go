@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/connect"
 	"github.com/vigil-monitor/vigil/pkg/logging"
 	"github.com/vigil-monitor/vigil/pkg/metrics"
+	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/queue"
 	"github.com/vigil-monitor/vigil/pkg/scheduler"
 )
@@ -63,10 +64,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		host = "unknown"
 	}
 	reg := metrics.NewRegistry()
+	keys := queue.Keys{Prefix: cfg.RedisPrefix}
 	s, err := scheduler.New(scheduler.Params{
-		Pool:           pool,
-		Redis:          rdb,
-		Keys:           queue.Keys{Prefix: cfg.RedisPrefix},
+		DB: postgres.NewDB(pool),
+		Dispatcher: queue.NewDispatcher(rdb, queue.DispatcherParams{
+			Keys: keys, MaxLen: cfg.StreamMaxLen, Batch: cfg.DispatchBatch,
+		}),
+		RegionKeys:     queue.NewRegionKeys(rdb, keys),
 		Logger:         log,
 		Recorder:       metrics.NewScheduler(reg),
 		Instance:       host + "-" + strconv.Itoa(os.Getpid()),
@@ -74,8 +78,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ResyncInterval: cfg.ResyncInterval,
 		LeaderRetry:    cfg.LeaderRetry,
 		PendingGrace:   cfg.PendingGrace,
-		Batch:          cfg.DispatchBatch,
-		StreamMaxLen:   cfg.StreamMaxLen,
 	})
 	if err != nil {
 		return err

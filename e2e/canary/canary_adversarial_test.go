@@ -199,7 +199,9 @@ func TestCanarySecrets(t *testing.T) {
 	require.Len(t, ids, 4)
 
 	// Scheduler, worker and notifier, in this process.
-	sched, err := scheduler.New(scheduler.Params{Pool: pool, Redis: rdb, Keys: keys, Logger: log, Instance: "canary",
+	sched, err := scheduler.New(scheduler.Params{DB: postgres.NewDB(pool),
+		Dispatcher: queue.NewDispatcher(rdb, queue.DispatcherParams{Keys: keys}), RegionKeys: queue.NewRegionKeys(rdb, keys),
+		Logger: log, Instance: "canary",
 		Tick: 25 * time.Millisecond, LeaderRetry: 200 * time.Millisecond, LeaderPing: 200 * time.Millisecond})
 	require.NoError(t, err)
 	var wg sync.WaitGroup

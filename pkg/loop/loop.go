@@ -14,19 +14,26 @@ import (
 // as with a time.Ticker; a call that overruns the period makes the ticker drop ticks rather
 // than queue them, so a slow round is never followed by a burst.
 func Every(ctx context.Context, period time.Duration, fn func(ctx context.Context)) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	everyTick(ctx, t.C, fn)
+	EveryOrWake(ctx, period, nil, fn)
 }
 
-// everyTick calls fn for each value received from ticks until ctx ends. Tests drive it with
-// their own channel.
-func everyTick(ctx context.Context, ticks <-chan time.Time, fn func(ctx context.Context)) {
+// EveryOrWake is Every, with an extra call each time wake receives (a request to run now, such
+// as a resync that a lost connection asks for). The period does not restart after such a call.
+func EveryOrWake(ctx context.Context, period time.Duration, wake <-chan struct{}, fn func(ctx context.Context)) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	everyTick(ctx, t.C, wake, fn)
+}
+
+// everyTick calls fn for each value received from ticks or wake until ctx ends. Tests drive it
+// with their own channels.
+func everyTick(ctx context.Context, ticks <-chan time.Time, wake <-chan struct{}, fn func(ctx context.Context)) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticks:
+		case <-wake:
 		}
 		if ctx.Err() != nil {
 			return

@@ -87,18 +87,21 @@ func TestSleep(t *testing.T) {
 	require.False(t, b.Wait(ctx))
 }
 
-func TestEveryTick(t *testing.T) {
+func TestEveryTickAndWake(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	ticks := make(chan time.Time)
+	wake := make(chan struct{})
 	calls := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		everyTick(ctx, ticks, func(context.Context) { calls <- struct{}{} })
+		everyTick(ctx, ticks, wake, func(context.Context) { calls <- struct{}{} })
 	}()
 	for range 3 {
 		ticks <- time.Time{}
+		<-calls
+		wake <- struct{}{}
 		<-calls
 	}
 	select {
@@ -116,7 +119,9 @@ func TestEveryTickSkipsATickThatRacesTheEnd(t *testing.T) {
 	cancel()
 	ticks := make(chan time.Time, 1)
 	ticks <- time.Time{}
-	everyTick(ctx, ticks, func(context.Context) { t.Error("called after ctx ended") })
+	wake := make(chan struct{}, 1)
+	wake <- struct{}{}
+	everyTick(ctx, ticks, wake, func(context.Context) { t.Error("called after ctx ended") })
 }
 
 func TestEveryStopsWithTheContext(t *testing.T) {

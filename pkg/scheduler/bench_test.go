@@ -13,7 +13,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/postgres/pgtest"
+	"github.com/vigil-monitor/vigil/pkg/queue"
 )
 
 // benchScheduler is a scheduler whose schedule the benchmark fills by hand: the pool is never
@@ -24,7 +26,11 @@ func benchScheduler(b *testing.B, mod func(*Params)) *Scheduler {
 	pool, err := pgxpool.New(context.Background(), pgtest.DefaultURL)
 	require.NoError(b, err)
 	b.Cleanup(pool.Close)
-	p := Params{Pool: pool, Redis: rdb, Keys: keys, Logger: testLogger(b), StreamMaxLen: 100_000}
+	p := Params{
+		DB:         postgres.NewDB(pool),
+		Dispatcher: queue.NewDispatcher(rdb, queue.DispatcherParams{Keys: keys, MaxLen: 100_000}),
+		RegionKeys: queue.NewRegionKeys(rdb, keys), Logger: testLogger(b),
+	}
 	if mod != nil {
 		mod(&p)
 	}
@@ -52,7 +58,7 @@ func BenchmarkDispatch(b *testing.B) {
 	s := benchScheduler(b, func(p *Params) { p.PendingGrace = time.Millisecond })
 	now := time.UnixMilli(1_700_000_000_000)
 	fill(s, sites, intervalS, now.UnixMilli(), regions...)
-	s.elect.leading.Store(true) // a leader dispatches a backlog in several rounds
+	s.leads = func() bool { return true } // a leader dispatches a backlog in several rounds
 	ctx := context.Background()
 	var jobs uint64
 	for b.Loop() {
@@ -139,7 +145,8 @@ func BenchmarkLoad(b *testing.B) {
 			var perPair float64
 			for b.Loop() {
 				before := heapInUse()
-				s, err := New(Params{Pool: pool, Redis: rdb, Keys: keys, Logger: testLogger(b)})
+				s, err := New(Params{DB: postgres.NewDB(pool), Dispatcher: queue.NewDispatcher(rdb, queue.DispatcherParams{Keys: keys}),
+					RegionKeys: queue.NewRegionKeys(rdb, keys), Logger: testLogger(b)})
 				require.NoError(b, err)
 				require.NoError(b, s.resync(ctx))
 				require.Equal(b, c.sites*len(c.regions), s.Pairs())
@@ -179,7 +186,7 @@ func BenchmarkSteadyLateness(b *testing.B) {
 		// Filling takes a while: what fell due meanwhile moves to its next slot, so that the
 		// run measures the steady state and not a start-up backlog.
 		s.keepUp(time.Now().Add(s.p.TakeoverWindow))
-		s.elect.leading.Store(true)
+		s.leads = func() bool { return true }
 		ctx, cancel := context.WithTimeout(context.Background(), run)
 		s.tickLoop(ctx)
 		cancel()

@@ -3,9 +3,6 @@ package scheduler
 import (
 	"context"
 	"time"
-
-	"github.com/vigil-monitor/vigil/pkg/postgres"
-	"github.com/vigil-monitor/vigil/pkg/queue"
 )
 
 // sweepTimeout bounds the start-up sweep: a SCAN of the key space and a few deletions.
@@ -20,7 +17,7 @@ const sweepTimeout = 2 * time.Minute
 func (s *Scheduler) sweepOrphans(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, sweepTimeout)
 	defer cancel()
-	rk := queue.NewRegionKeys(s.p.Redis, s.p.Keys)
+	rk := s.p.RegionKeys
 	inRedis, err := rk.Regions(ctx)
 	if err != nil {
 		s.log.WarnContext(ctx, "scheduler: sweep of deleted regions' keys skipped", "err", err)
@@ -29,7 +26,7 @@ func (s *Scheduler) sweepOrphans(ctx context.Context) {
 	if len(inRedis) == 0 {
 		return
 	}
-	names, err := postgres.NewRegionStore(s.p.Pool).Names(ctx)
+	names, err := s.regions.Names(ctx)
 	if err != nil {
 		s.log.WarnContext(ctx, "scheduler: sweep of deleted regions' keys skipped", "err", err)
 		return

@@ -15,7 +15,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math"
 	"sync"
@@ -23,10 +22,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
+	"github.com/vigil-monitor/vigil/pkg/leadership"
+	"github.com/vigil-monitor/vigil/pkg/loop"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/queue"
 )
@@ -38,8 +36,8 @@ const (
 	// a tick with nothing due costs one heap peek.
 	DefaultTick           = 25 * time.Millisecond
 	DefaultResyncInterval = 5 * time.Minute
-	DefaultLeaderRetry    = 2 * time.Second
-	DefaultLeaderPing     = 2 * time.Second
+	DefaultLeaderRetry    = leadership.DefaultRetry
+	DefaultLeaderPing     = leadership.DefaultPing
 	DefaultPendingGrace   = 60 * time.Second
 	// DefaultTakeoverWindow is how far back a new leader re-dispatches due times that the old
 	// leader may have missed while it was dying. The fence skips the ones it did dispatch.
@@ -93,13 +91,15 @@ func (nopRecorder) SetLeader(bool)                   {}
 func (nopRecorder) SetPairs(int)                     {}
 func (nopRecorder) Resynced(error)                   {}
 
-// Params configures a Scheduler. Zero durations and sizes take the defaults.
+// Params configures a Scheduler. Zero durations take the defaults.
 type Params struct {
-	Pool   *pgxpool.Pool
-	Redis  redis.UniversalClient
-	Keys   queue.Keys
-	Logger *slog.Logger
-	Clock  Clock
+	// DB gives the pairs, the region names, the LISTEN connection and the leader lock.
+	DB *postgres.DB
+	// Dispatcher queues the due checks; RegionKeys finds and drops deleted regions' keys.
+	Dispatcher *queue.Dispatcher
+	RegionKeys *queue.RegionKeys
+	Logger     *slog.Logger
+	Clock      Clock
 	// Recorder receives metrics; nil records nothing.
 	Recorder Recorder
 	// Instance names this process in logs and in pg_stat_activity's application_name.
@@ -112,8 +112,6 @@ type Params struct {
 	TakeoverWindow time.Duration
 	// PendingGrace is added to a check's timeout to give its pending marker's lifetime.
 	PendingGrace time.Duration
-	Batch        int
-	StreamMaxLen int64
 }
 
 // Stats are the scheduler's counters since start.
@@ -122,14 +120,24 @@ type Stats struct {
 	Resyncs                                    uint64
 }
 
+// changeFeed passes on the ids of changed websites as PostgreSQL announces them
+// (*postgres.Listener).
+type changeFeed interface {
+	Listen(ctx context.Context, listening func(again bool), notify func(payload string))
+}
+
 // Scheduler dispatches due checks. Build it with New and run it with Run.
 type Scheduler struct {
-	p     Params
-	log   *slog.Logger
-	rec   Recorder
-	store *postgres.PairStore
-	disp  *queue.Dispatcher
-	elect *elector
+	p       Params
+	log     *slog.Logger
+	rec     Recorder
+	store   *postgres.PairStore
+	regions *postgres.RegionStore
+	changes changeFeed
+	disp    *queue.Dispatcher
+	elect   *leadership.Elector
+	// leads is elect.IsLeader; benchmarks replace it to make a scheduler lead without a lock.
+	leads func() bool
 
 	mu    sync.Mutex // guards sched
 	sched *schedule
@@ -153,22 +161,19 @@ type Scheduler struct {
 
 // New returns a Scheduler. It does no I/O until Run.
 func New(p Params) (*Scheduler, error) {
-	if p.Pool == nil || p.Redis == nil {
-		return nil, errors.New("scheduler: Pool and Redis are required")
+	if p.DB == nil || p.Dispatcher == nil || p.RegionKeys == nil {
+		return nil, errors.New("scheduler: DB, Dispatcher and RegionKeys are required")
 	}
 	p.Logger = cmp.Or(p.Logger, slog.Default())
 	if p.Clock == nil {
 		p.Clock = systemClock{}
 	}
-	p.Keys.Prefix = cmp.Or(p.Keys.Prefix, queue.Prefix)
 	p.Tick = cmp.Or(p.Tick, DefaultTick)
 	p.ResyncInterval = cmp.Or(p.ResyncInterval, DefaultResyncInterval)
 	p.LeaderRetry = cmp.Or(p.LeaderRetry, DefaultLeaderRetry)
 	p.LeaderPing = cmp.Or(p.LeaderPing, min(DefaultLeaderPing, p.LeaderRetry))
 	p.TakeoverWindow = cmp.Or(p.TakeoverWindow, DefaultTakeoverWindow)
 	p.PendingGrace = cmp.Or(p.PendingGrace, DefaultPendingGrace)
-	p.Batch = cmp.Or(p.Batch, queue.DefaultDispatchBatch)
-	p.StreamMaxLen = cmp.Or(p.StreamMaxLen, queue.DefaultStreamMaxLen)
 	p.Instance = cmp.Or(p.Instance, "scheduler")
 	rec := p.Recorder
 	if rec == nil {
@@ -179,21 +184,25 @@ func New(p Params) (*Scheduler, error) {
 		p:       p,
 		log:     log,
 		rec:     rec,
-		store:   postgres.NewPairStore(p.Pool),
-		disp:    queue.NewDispatcher(p.Redis, queue.DispatcherParams{Keys: p.Keys, MaxLen: p.StreamMaxLen, Batch: p.Batch}),
+		store:   p.DB.Pairs(),
+		regions: p.DB.Regions(),
+		changes: p.DB.Listener(postgres.SessionParams{ApplicationName: ApplicationName(p.Instance, "listen")}, log),
+		disp:    p.Dispatcher,
 		sched:   newSchedule(),
 		changed: map[string]struct{}{},
 		signal:  make(chan struct{}, 1),
 		resyncC: make(chan struct{}, 1),
 		ready:   make(chan struct{}),
 	}
-	s.elect = &elector{
-		connect: func(ctx context.Context) (*pgx.Conn, error) { return s.connect(ctx, "leader") },
-		retry:   p.LeaderRetry,
-		ping:    p.LeaderPing,
-		log:     log,
-		onLead:  rec.SetLeader,
-	}
+	// A leader cut off by the network (not dead, so no RST) keeps its lock until PostgreSQL
+	// notices the silent socket: keepalives bound that to about 11 s, inside the 15 s a
+	// standby has to take over.
+	lock := p.DB.AdvisoryLock(postgres.SchedulerLease,
+		postgres.SessionParams{ApplicationName: ApplicationName(p.Instance, "leader"), Keepalive: true})
+	s.elect = leadership.New(leadership.Config{
+		Lock: lock, Retry: p.LeaderRetry, Ping: p.LeaderPing, Logger: log, OnChange: rec.SetLeader,
+	})
+	s.leads = s.elect.IsLeader
 	return s, nil
 }
 
@@ -201,7 +210,7 @@ func New(p Params) (*Scheduler, error) {
 func (s *Scheduler) Ready() <-chan struct{} { return s.ready }
 
 // IsLeader reports whether this scheduler dispatches.
-func (s *Scheduler) IsLeader() bool { return s.elect.isLeader() }
+func (s *Scheduler) IsLeader() bool { return s.leads() }
 
 // Pairs is the number of (website, region) pairs held.
 func (s *Scheduler) Pairs() int {
@@ -266,17 +275,16 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	// read, instead of a load's worth of them (seconds, at a million pairs) all late at once.
 	// The elector outlives the tick loop, so that the lock is released only after the last
 	// dispatch has returned.
-	electCtx, stopElect := context.WithCancel(context.WithoutCancel(ctx))
-	var elect, tick sync.WaitGroup
-	elect.Go(func() { s.elect.run(electCtx) })
+	s.elect.Start(context.WithoutCancel(ctx))
+	var tick sync.WaitGroup
 	tick.Go(func() { s.tickLoop(ctx) })
 	defer func() {
 		tick.Wait()
-		stopElect()
-		elect.Wait()
+		s.elect.Stop()
 	}()
 
-	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
+	b := loop.Backoff{Base: 100 * time.Millisecond, Max: 10 * time.Second}
+	for {
 		err := s.resync(ctx)
 		if err == nil {
 			break
@@ -285,7 +293,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			return nil
 		}
 		s.log.ErrorContext(ctx, "scheduler: initial load", "err", err)
-		wait(ctx, backoff)
+		b.Wait(ctx)
 	}
 	close(s.ready)
 	s.log.InfoContext(ctx, "scheduler: schedule loaded", "pairs", s.Pairs())
@@ -297,25 +305,21 @@ func (s *Scheduler) Run(ctx context.Context) error {
 }
 
 func (s *Scheduler) tickLoop(ctx context.Context) {
-	t := time.NewTicker(s.p.Tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		now := s.p.Clock.Now()
-		if !s.elect.isLeader() {
-			s.keepUp(now)
-			continue
-		}
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dispatchTimeout)
-		err := s.dispatchDue(dctx, now)
-		cancel()
-		if err != nil {
-			s.log.ErrorContext(ctx, "scheduler: dispatch", "err", err)
-		}
+	loop.Every(ctx, s.p.Tick, s.tick)
+}
+
+// tick dispatches what is due, or keeps a standby's schedule moving.
+func (s *Scheduler) tick(ctx context.Context) {
+	now := s.p.Clock.Now()
+	if !s.leads() {
+		s.keepUp(now)
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dispatchTimeout)
+	err := s.dispatchDue(dctx, now)
+	cancel()
+	if err != nil {
+		s.log.ErrorContext(ctx, "scheduler: dispatch", "err", err)
 	}
 }
 
@@ -391,7 +395,7 @@ func (s *Scheduler) dispatchDue(ctx context.Context, now time.Time) error {
 				errs = append(errs, err)
 			}
 		}
-		if n < dispatchChunk || !s.elect.isLeader() || ctx.Err() != nil {
+		if n < dispatchChunk || !s.leads() || ctx.Err() != nil {
 			break
 		}
 		clear(jobs)
@@ -428,30 +432,6 @@ func (s *Scheduler) send(ctx context.Context, nowMS int64, jobs map[string][]que
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// connect opens a dedicated connection (LISTEN, the leader lock) with the pool's settings and
-// an application_name that says which scheduler and what for.
-func (s *Scheduler) connect(ctx context.Context, purpose string) (*pgx.Conn, error) {
-	cfg := s.p.Pool.Config().ConnConfig.Copy()
-	if cfg.RuntimeParams == nil {
-		cfg.RuntimeParams = map[string]string{}
-	}
-	cfg.RuntimeParams["application_name"] = ApplicationName(s.p.Instance, purpose)
-	if purpose == "leader" {
-		// A leader cut off by the network (not dead, so no RST) keeps its lock until
-		// PostgreSQL notices the silent socket: with the OS defaults, hours. Keepalives on
-		// the server side of the lock's session bound that to about 11 s, inside the 15 s a
-		// standby has to take over.
-		cfg.RuntimeParams["tcp_keepalives_idle"] = "5"
-		cfg.RuntimeParams["tcp_keepalives_interval"] = "2"
-		cfg.RuntimeParams["tcp_keepalives_count"] = "3"
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("scheduler: connect for %s: %w", purpose, err)
-	}
-	return conn, nil
 }
 
 // ApplicationName is the application_name of a scheduler's dedicated connections, so that an

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-monitor/vigil/pkg/loop"
 	"github.com/vigil-monitor/vigil/pkg/queue/redistest"
 
 	"github.com/google/uuid"
@@ -45,7 +46,8 @@ func newTestScheduler(t testing.TB, url string, rdb redis.UniversalClient, keys 
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	p := Params{
-		Pool: pool, Redis: rdb, Keys: keys, Logger: testLogger(t), Instance: name,
+		DB: postgres.NewDB(pool), Dispatcher: queue.NewDispatcher(rdb, queue.DispatcherParams{Keys: keys}),
+		RegionKeys: queue.NewRegionKeys(rdb, keys), Logger: testLogger(t), Instance: name,
 		Tick: 50 * time.Millisecond, LeaderRetry: 200 * time.Millisecond, LeaderPing: 200 * time.Millisecond,
 	}
 	if mod != nil {
@@ -333,7 +335,7 @@ func TestLeaderElection(t *testing.T) {
 	go func() {
 		for wctx.Err() == nil {
 			rdb.Del(wctx, keys.Pending("eu"), keys.Pending("us"))
-			wait(wctx, 50*time.Millisecond)
+			loop.Sleep(wctx, 50*time.Millisecond)
 		}
 	}()
 

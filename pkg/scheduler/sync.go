@@ -8,63 +8,26 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
+	"github.com/vigil-monitor/vigil/pkg/loop"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 )
 
 // forgetChunk bounds one HDEL when many pairs are removed at once.
 const forgetChunk = 1000
 
-// listen holds a LISTEN connection until ctx ends, reconnecting with backoff. It closes
-// listening after the first LISTEN succeeds. After a reconnect it asks for a full resync,
-// because notifications sent while it was away are lost.
+// listen follows the changes PostgreSQL announces until ctx ends. It closes listening after
+// the first LISTEN succeeds. After a reconnect it asks for a full resync, because
+// notifications sent while it was away are lost.
 func (s *Scheduler) listen(ctx context.Context, listening chan<- struct{}) {
-	first := true
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		conn, err := s.connect(ctx, "listen")
-		if err == nil {
-			if _, err = conn.Exec(ctx, "LISTEN "+pgx.Identifier{postgres.MonitorsChannel}.Sanitize()); err != nil {
-				s.closeConn(conn)
-			}
-		}
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.WarnContext(ctx, "scheduler: listen", "err", err, "retry_in", backoff)
-				wait(ctx, backoff)
-				backoff = min(2*backoff, 10*time.Second)
-			}
-			continue
-		}
-		backoff = 100 * time.Millisecond
-		if first {
+	s.changes.Listen(ctx, func(again bool) {
+		if !again {
 			close(listening)
-			first = false
-		} else {
-			s.log.InfoContext(ctx, "scheduler: listening again; resyncing what was missed")
-			s.notifyChange(postgres.NotifyAll)
+			return
 		}
-		for {
-			n, err := conn.WaitForNotification(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					s.log.WarnContext(ctx, "scheduler: wait for notification", "err", err)
-				}
-				break
-			}
-			s.notifyChange(n.Payload)
-		}
-		s.closeConn(conn)
-	}
-}
-
-func (s *Scheduler) closeConn(conn *pgx.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := conn.Close(ctx); err != nil {
-		s.log.Debug("scheduler: close connection", "err", err)
-	}
+		s.log.InfoContext(ctx, "scheduler: listening again; resyncing what was missed")
+		s.notifyChange(postgres.NotifyAll)
+	}, s.notifyChange)
 }
 
 // notifyChange queues a change for applyLoop. Bursts collapse into one set, which applyLoop
@@ -189,19 +152,11 @@ func (s *Scheduler) requestResync() {
 
 // resyncLoop runs a full resync every ResyncInterval and whenever one is requested.
 func (s *Scheduler) resyncLoop(ctx context.Context) {
-	t := time.NewTicker(s.p.ResyncInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.resyncC:
-		}
+	loop.EveryOrWake(ctx, s.p.ResyncInterval, s.resyncC, func(ctx context.Context) {
 		if err := s.resync(ctx); err != nil && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "scheduler: resync", "err", err)
 		}
-	}
+	})
 }
 
 // resync reloads every enabled website from PostgreSQL and repairs the schedule: settings

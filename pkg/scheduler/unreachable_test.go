@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigil-monitor/vigil/pkg/loop"
 	"github.com/vigil-monitor/vigil/pkg/postgres/pgtest"
 )
 
@@ -96,7 +97,7 @@ func TestLeaderKeepsDispatchingWithoutPostgres(t *testing.T) {
 	go func() {
 		for ctx.Err() == nil {
 			rdb.Del(ctx, keys.Pending("eu"))
-			wait(ctx, 50*time.Millisecond)
+			loop.Sleep(ctx, 50*time.Millisecond)
 		}
 	}()
 
@@ -114,7 +115,7 @@ func TestLeaderKeepsDispatchingWithoutPostgres(t *testing.T) {
 	for deadline := time.Now().Add(15 * time.Second); a.Stats().Dispatched <= before+30; {
 		require.True(t, a.IsLeader(), "the leader stood down when PostgreSQL went away")
 		require.True(t, time.Now().Before(deadline), "the leader dispatches from memory")
-		wait(ctx, 10*time.Millisecond)
+		loop.Sleep(ctx, 10*time.Millisecond)
 	}
 
 	b := newTestScheduler(t, direct, rdb, keys, "b", nil)
