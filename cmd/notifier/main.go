@@ -98,7 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}),
 	)
 	n, err := notifier.New(notifier.Params{
-		Pool:   pool,
+		DB:     postgres.NewDB(pool),
 		Events: events,
 		// One line per channel: a new channel is its package under pkg/notify and a line here.
 		Channels: notify.Registry{

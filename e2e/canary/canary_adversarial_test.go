@@ -240,7 +240,7 @@ func TestCanarySecrets(t *testing.T) {
 	var skew atomic.Int64 // the notifier's clock runs this far ahead
 	events, err := queue.NewEventConsumer(rdb, keys, queue.EventConsumerParams{Consumer: "canary", Block: 50 * time.Millisecond})
 	require.NoError(t, err)
-	n, err := notifier.New(notifier.Params{Pool: pool, Events: events, Logger: log,
+	n, err := notifier.New(notifier.Params{DB: postgres.NewDB(pool), Events: events, Logger: log,
 		Channels: notify.Registry{
 			monitor.ChannelEmail:   sender,
 			monitor.ChannelWebhook: webhook.New(guard.Client(5*time.Second), []byte(canaries["webhook key"]), nil),

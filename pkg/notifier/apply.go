@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/notify"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
@@ -42,7 +40,7 @@ type Applied struct {
 // is ignored: the target is misconfigured, not down.
 func (n *Notifier) Apply(ctx context.Context, t monitor.Transition) (Applied, error) {
 	var res Applied
-	err := pgx.BeginFunc(ctx, n.p.Pool, func(tx pgx.Tx) error {
+	err := n.alerts.InTx(ctx, func(tx *postgres.AlertTx) error {
 		res = Applied{}
 		return n.apply(ctx, tx, t, &res)
 	})
@@ -52,9 +50,9 @@ func (n *Notifier) Apply(ctx context.Context, t monitor.Transition) (Applied, er
 	return res, nil
 }
 
-func (n *Notifier) apply(ctx context.Context, tx pgx.Tx, t monitor.Transition, res *Applied) error {
+func (n *Notifier) apply(ctx context.Context, tx *postgres.AlertTx, t monitor.Transition, res *Applied) error {
 	now := n.p.Now()
-	site, err := postgres.LockWebsiteForAlerts(ctx, tx, t.WebsiteID)
+	site, err := tx.LockWebsite(ctx, t.WebsiteID)
 	if errors.Is(err, monitor.ErrNotFound) {
 		n.log.Info("transition for a website that no longer exists", "website_id", t.WebsiteID, "region", t.Region)
 		return nil
@@ -66,26 +64,26 @@ func (n *Notifier) apply(ctx context.Context, tx pgx.Tx, t monitor.Transition, r
 		n.log.Info("blocked target does not count as down", "website_id", t.WebsiteID, "region", t.Region)
 		return nil
 	}
-	applied, err := postgres.ApplyRegionState(ctx, tx, t, now)
+	applied, err := tx.ApplyRegionState(ctx, t, now)
 	if err != nil || !applied {
 		return err
 	}
 	res.Changed = true
 	if t.To == monitor.StateDown {
-		err = postgres.OpenRegionDowntime(ctx, tx, t)
+		err = tx.OpenRegionDowntime(ctx, t)
 	} else {
-		err = postgres.CloseRegionDowntime(ctx, tx, t.WebsiteID, t.Region, t.At)
+		err = tx.CloseRegionDowntime(ctx, t.WebsiteID, t.Region, t.At)
 	}
 	if err != nil {
 		return err
 	}
 
-	states, err := postgres.RegionStates(ctx, tx, t.WebsiteID)
+	states, err := tx.RegionStates(ctx, t.WebsiteID)
 	if err != nil {
 		return err
 	}
 	verdict := monitor.Decide(site, site.Regions, states)
-	open, err := postgres.OpenIncidentOf(ctx, tx, t.WebsiteID, now)
+	open, err := tx.OpenIncidentOf(ctx, t.WebsiteID, now)
 	hasOpen := err == nil
 	if err != nil && !errors.Is(err, monitor.ErrNotFound) {
 		return err
@@ -93,7 +91,7 @@ func (n *Notifier) apply(ctx context.Context, tx pgx.Tx, t monitor.Transition, r
 
 	switch {
 	case verdict.Down && !hasOpen:
-		downs, err := postgres.OpenRegionDowntimes(ctx, tx, t.WebsiteID, now)
+		downs, err := tx.OpenRegionDowntimes(ctx, t.WebsiteID, now)
 		if err != nil {
 			return err
 		}
@@ -106,13 +104,13 @@ func (n *Notifier) apply(ctx context.Context, tx pgx.Tx, t monitor.Transition, r
 				break
 			}
 		}
-		inc, err := postgres.InsertIncident(ctx, tx, monitor.Incident{
+		inc, err := tx.InsertIncident(ctx, monitor.Incident{
 			WebsiteID: site.ID, WebsiteName: site.Name, StartedAt: verdict.Since, Cause: cause, Regions: verdict.DownRegions,
 		})
 		if err != nil {
 			return err
 		}
-		if err := postgres.AttachRegionDowntimes(ctx, tx, site.ID, inc.ID); err != nil {
+		if err := tx.AttachRegionDowntimes(ctx, site.ID, inc.ID); err != nil {
 			return err
 		}
 		res.Opened = &inc
@@ -120,13 +118,13 @@ func (n *Notifier) apply(ctx context.Context, tx pgx.Tx, t monitor.Transition, r
 		return err
 
 	case verdict.Down && hasOpen:
-		if err := postgres.AddIncidentRegions(ctx, tx, open.ID, verdict.DownRegions); err != nil {
+		if err := tx.AddIncidentRegions(ctx, open.ID, verdict.DownRegions); err != nil {
 			return err
 		}
-		return postgres.AttachRegionDowntimes(ctx, tx, site.ID, open.ID)
+		return tx.AttachRegionDowntimes(ctx, site.ID, open.ID)
 
 	case !verdict.Down && hasOpen && t.To != monitor.StateDown:
-		ended, err := postgres.CloseIncident(ctx, tx, open.ID, t.At)
+		ended, err := tx.CloseIncident(ctx, open.ID, t.At)
 		if err != nil {
 			return err
 		}
@@ -142,7 +140,7 @@ func (n *Notifier) apply(ctx context.Context, tx pgx.Tx, t monitor.Transition, r
 // enqueue writes one outbox row per recipient and channel for an incident transition. Email
 // goes to the website's alert_emails, or the default addresses when it lists none; webhooks to
 // each of its webhook URLs.
-func (n *Notifier) enqueue(ctx context.Context, tx pgx.Tx, site monitor.Website, inc monitor.Incident,
+func (n *Notifier) enqueue(ctx context.Context, tx *postgres.AlertTx, site monitor.Website, inc monitor.Incident,
 	kind string, t monitor.Transition, now time.Time) (int64, error) {
 	a := notify.Alert{
 		Kind:       kind,
@@ -180,7 +178,7 @@ func (n *Notifier) enqueue(ctx context.Context, tx pgx.Tx, site monitor.Website,
 			"website_id", site.ID, "incident_id", inc.ID, "kind", kind)
 		return 0, nil
 	}
-	return postgres.EnqueueNotifications(ctx, tx, rows, now)
+	return tx.EnqueueNotifications(ctx, rows, now)
 }
 
 func uniq(xs []string) []string {

@@ -28,6 +28,7 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/notify"
 	"github.com/vigil-monitor/vigil/pkg/notify/email"
 	"github.com/vigil-monitor/vigil/pkg/notify/webhook"
+	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/postgres/pgtest"
 	"github.com/vigil-monitor/vigil/pkg/probe"
 	"github.com/vigil-monitor/vigil/pkg/queue"
@@ -152,7 +153,7 @@ func (h *harness) notifier(mod ...func(*notifier.Params)) *notifier.Notifier {
 	})
 	require.NoError(h.t, err)
 	p := notifier.Params{
-		Pool:   h.pool,
+		DB:     postgres.NewDB(h.pool),
 		Events: events,
 		Channels: notify.Registry{
 			monitor.ChannelEmail:   sender,

@@ -37,8 +37,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/notify"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
@@ -62,7 +60,8 @@ type Metrics interface {
 
 // Params configures a Notifier. Zero durations take the defaults noted.
 type Params struct {
-	Pool   *pgxpool.Pool
+	// DB gives the incidents, the outbox and the notifier's transactions.
+	DB     *postgres.DB
 	Events EventSource // nil: the notifier only sends (Run skips the event loop)
 	// Channels deliver the notifications, by channel type: cmd/notifier registers
 	// *email.SMTP for monitor.ChannelEmail and *webhook.Client for monitor.ChannelWebhook.
@@ -106,13 +105,14 @@ type Notifier struct {
 	p      Params
 	log    *slog.Logger
 	outbox *postgres.OutboxStore
+	alerts *postgres.AlertStore
 	wake   chan struct{}
 }
 
 // New checks p, fills in defaults and returns a Notifier.
 func New(p Params) (*Notifier, error) {
-	if p.Pool == nil {
-		return nil, errors.New("notifier: no PostgreSQL pool")
+	if p.DB == nil {
+		return nil, errors.New("notifier: no PostgreSQL adapter (DB)")
 	}
 	for _, ch := range []string{monitor.ChannelEmail, monitor.ChannelWebhook} {
 		if p.Channels[ch] == nil {
@@ -140,7 +140,7 @@ func New(p Params) (*Notifier, error) {
 	if p.Lease <= p.SendTimeout {
 		return nil, errors.New("notifier: the lease must be longer than the send timeout")
 	}
-	return &Notifier{p: p, log: p.Logger, outbox: postgres.NewOutboxStore(p.Pool), wake: make(chan struct{}, 1)}, nil
+	return &Notifier{p: p, log: p.Logger, outbox: p.DB.Outbox(), alerts: p.DB.Alerts(), wake: make(chan struct{}, 1)}, nil
 }
 
 // Run runs the event loop, the sender loop and the periodic Reconcile until ctx is cancelled. Shutdown order: both

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/vigil-monitor/vigil/pkg/loop"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
@@ -26,19 +24,14 @@ import (
 //
 // It returns how many incidents it resolved.
 func (n *Notifier) Reconcile(ctx context.Context) (int, error) {
-	rows, err := n.p.Pool.Query(ctx, `SELECT website_id FROM incidents WHERE ended_at IS NULL
-		UNION SELECT website_id FROM region_downtimes WHERE ended_at IS NULL`)
-	if err != nil {
-		return 0, fmt.Errorf("notifier: reconcile: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	ids, err := n.alerts.OpenWebsiteIDs(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("notifier: reconcile: %w", err)
 	}
 	resolved := 0
 	for _, id := range ids {
 		var closed bool
-		err := pgx.BeginFunc(ctx, n.p.Pool, func(tx pgx.Tx) error {
+		err := n.alerts.InTx(ctx, func(tx *postgres.AlertTx) error {
 			var err error
 			closed, err = n.reconcile(ctx, tx, id)
 			return err
@@ -57,9 +50,9 @@ func (n *Notifier) Reconcile(ctx context.Context) (int, error) {
 	return resolved, nil
 }
 
-func (n *Notifier) reconcile(ctx context.Context, tx pgx.Tx, websiteID string) (bool, error) {
+func (n *Notifier) reconcile(ctx context.Context, tx *postgres.AlertTx, websiteID string) (bool, error) {
 	now := n.p.Now()
-	site, err := postgres.LockWebsiteForAlerts(ctx, tx, websiteID)
+	site, err := tx.LockWebsite(ctx, websiteID)
 	if errors.Is(err, monitor.ErrNotFound) {
 		return false, nil // deleted: the cascade removed its incidents
 	}
@@ -71,15 +64,10 @@ func (n *Notifier) reconcile(ctx context.Context, tx pgx.Tx, websiteID string) (
 		site.Regions = nil
 	}
 	// End the periods, and forget the states, of regions the website no longer has.
-	if _, err := tx.Exec(ctx, `UPDATE region_downtimes SET ended_at = greatest($3::timestamptz, started_at)
-		WHERE website_id = $1 AND ended_at IS NULL AND region <> ALL ($2::text[])`, websiteID, nonNil(site.Regions), now); err != nil {
+	if err := tx.EndRemovedRegions(ctx, websiteID, site.Regions, now); err != nil {
 		return false, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE region_states SET state = 'unknown', since = greatest($3::timestamptz, since), updated_at = $3
-		WHERE website_id = $1 AND state <> 'unknown' AND region <> ALL ($2::text[])`, websiteID, nonNil(site.Regions), now); err != nil {
-		return false, err
-	}
-	open, err := postgres.OpenIncidentOf(ctx, tx, websiteID, now)
+	open, err := tx.OpenIncidentOf(ctx, websiteID, now)
 	if errors.Is(err, monitor.ErrNotFound) {
 		return false, nil
 	}
@@ -87,20 +75,20 @@ func (n *Notifier) reconcile(ctx context.Context, tx pgx.Tx, websiteID string) (
 		return false, err
 	}
 	if !site.Enabled {
-		if _, err := postgres.CloseIncident(ctx, tx, open.ID, now); err != nil {
+		if _, err := tx.CloseIncident(ctx, open.ID, now); err != nil {
 			return false, err
 		}
 		n.log.Info("incident of a paused website ended", "website_id", websiteID, "incident_id", open.ID)
 		return true, nil
 	}
-	states, err := postgres.RegionStates(ctx, tx, websiteID)
+	states, err := tx.RegionStates(ctx, websiteID)
 	if err != nil {
 		return false, err
 	}
 	if monitor.Decide(site, site.Regions, states).Down {
 		return false, nil
 	}
-	ended, err := postgres.CloseIncident(ctx, tx, open.ID, now)
+	ended, err := tx.CloseIncident(ctx, open.ID, now)
 	if err != nil {
 		return false, err
 	}
@@ -128,11 +116,4 @@ func (n *Notifier) runReconcile(ctx context.Context) {
 			n.log.Error("reconcile open incidents", "err", err)
 		}
 	})
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

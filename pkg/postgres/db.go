@@ -53,6 +53,9 @@ func (db *DB) Outbox() *OutboxStore { return NewOutboxStore(db.pool) }
 // Pairs returns the scheduler's (website, region) pair store.
 func (db *DB) Pairs() *PairStore { return NewPairStore(db.pool) }
 
+// Alerts returns the store of the notifier's transactions.
+func (db *DB) Alerts() *AlertStore { return NewAlertStore(db.pool) }
+
 // SessionParams name a dedicated connection (LISTEN, a leader lock).
 type SessionParams struct {
 	// ApplicationName is shown in pg_stat_activity, so that an operator can tell which
