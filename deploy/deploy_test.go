@@ -22,6 +22,7 @@ import (
 	"github.com/vigil-monitor/vigil/pkg/config"
 	"github.com/vigil-monitor/vigil/pkg/httpapi"
 	"github.com/vigil-monitor/vigil/pkg/metrics"
+	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/postgres/pgtest"
 )
 
@@ -461,7 +462,7 @@ func TestHealthPathsExist(t *testing.T) {
 	require.Equal(t, "/healthz", metrics.HealthPath)
 	require.Equal(t, "/readyz", metrics.ReadyPath)
 
-	srv, err := httpapi.New(httpapi.Params{Pool: pgtest.Pool(t), Logger: slog.New(slog.DiscardHandler)})
+	srv, err := httpapi.New(httpapi.Params{DB: postgres.NewDB(pgtest.Pool(t)), Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	var routes []string
 	for _, r := range srv.Routes() {

@@ -111,9 +111,9 @@ func serve(ctx context.Context, cfg config.API, log *slog.Logger) error {
 	guard := probe.NewGuard(cfg.AllowTargetPrefixes())
 	reg := metrics.NewRegistry()
 	api, err := httpapi.New(httpapi.Params{
-		Pool:        pool,
+		DB:          postgres.NewDB(pool),
 		Logger:      log,
-		Redis:       rdb,
+		Redis:       connect.RedisCheck(rdb).Ping,
 		Influx:      influx,
 		CheckTarget: guard.CheckURL,
 		Checks:      influxdb.NewReader(influx.QueryAPI(cfg.InfluxOrg), cfg.InfluxBucket, nil),

@@ -127,7 +127,7 @@ func TestCanarySecrets(t *testing.T) {
 	guard := probe.NewGuard([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
 
 	// The API, with an operator-chosen key (VIGIL_API_KEY) as the canary.
-	api, err := httpapi.New(httpapi.Params{Pool: pool, Logger: log, CheckTarget: guard.CheckURL, AuthFailLimit: 10})
+	api, err := httpapi.New(httpapi.Params{DB: postgres.NewDB(pool), Logger: log, CheckTarget: guard.CheckURL, AuthFailLimit: 10})
 	require.NoError(t, err)
 	apiSrv := httptest.NewServer(api.Handler())
 	t.Cleanup(apiSrv.Close)

@@ -6,7 +6,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/status"
 	"github.com/vigil-monitor/vigil/pkg/web"
 )
@@ -18,15 +17,16 @@ import (
 var errCSRF = &Error{Status: http.StatusForbidden, Code: "csrf",
 	Message: "a state-changing request with the session cookie needs the session's token in " + web.CSRFHeader}
 
-// newUI builds the dashboard on the API's pool and the status views it shares with the API.
+// newUI builds the dashboard on the API's PostgreSQL adapter and the status views it shares
+// with the API.
 func newUI(p Params, views *status.Views) (*web.UI, error) {
-	return web.New(web.Params{Pool: p.Pool, Logger: p.Logger, Views: views})
+	return web.New(web.Params{DB: p.DB, Logger: p.Logger, Views: views})
 }
 
 // sessionAuth authenticates a request that has no Bearer key by its dashboard session cookie.
 // State-changing methods must also carry the session's CSRF token.
 func (s *Server) sessionAuth(c echo.Context, next echo.HandlerFunc) error {
-	keyID, err := web.NewSessions(postgres.NewSessionStore(s.pool)).Authenticate(c.Request())
+	keyID, err := web.NewSessions(s.db.Sessions()).Authenticate(c.Request())
 	switch {
 	case errors.Is(err, web.ErrNoSession):
 		return s.unauthorized(c)

@@ -34,7 +34,7 @@ func FuzzRequestBodies(f *testing.F) {
 		f.Add(s)
 	}
 	pool := pgtest.Pool(f)
-	srv, err := New(Params{Pool: pool, Logger: slog.New(slog.DiscardHandler), MaxWebsites: 50})
+	srv, err := New(Params{DB: postgres.NewDB(pool), Logger: slog.New(slog.DiscardHandler), MaxWebsites: 50})
 	require.NoError(f, err)
 	_, key, err := postgres.NewAPIKeyStore(pool).Create(context.Background(), "fuzz")
 	require.NoError(f, err)

@@ -32,10 +32,10 @@ type readiness struct {
 // and 503 naming the ones that did not. Errors are logged, not shown: the route is public.
 func (s *Server) readyz(c echo.Context) error {
 	checks := map[string]func(context.Context) error{
-		"postgres": s.pool.Ping,
+		"postgres": s.db.Ping,
 	}
 	if s.redis != nil {
-		checks["redis"] = func(ctx context.Context) error { return s.redis.Ping(ctx).Err() }
+		checks["redis"] = s.redis
 	}
 	if s.influx != nil {
 		checks["influxdb"] = func(ctx context.Context) error {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -29,6 +30,7 @@ func TestReadyz(t *testing.T) {
 	t.Cleanup(goodInflux.Close)
 	badInflux := influxdb2.NewClient("http://127.0.0.1:1", "")
 	t.Cleanup(badInflux.Close)
+	ping := func(c *redis.Client) RedisPinger { return func(ctx context.Context) error { return c.Ping(ctx).Err() } }
 
 	tests := []struct {
 		name    string
@@ -37,10 +39,10 @@ func TestReadyz(t *testing.T) {
 		status  int
 		failing []any
 	}{
-		{"all up", goodRedis, goodInflux, http.StatusOK, nil},
-		{"redis down", badRedis, goodInflux, http.StatusServiceUnavailable, []any{"redis"}},
-		{"influx down", goodRedis, badInflux, http.StatusServiceUnavailable, []any{"influxdb"}},
-		{"both down", badRedis, badInflux, http.StatusServiceUnavailable, []any{"influxdb", "redis"}},
+		{"all up", ping(goodRedis), goodInflux, http.StatusOK, nil},
+		{"redis down", ping(badRedis), goodInflux, http.StatusServiceUnavailable, []any{"redis"}},
+		{"influx down", ping(goodRedis), badInflux, http.StatusServiceUnavailable, []any{"influxdb"}},
+		{"both down", ping(badRedis), badInflux, http.StatusServiceUnavailable, []any{"influxdb", "redis"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

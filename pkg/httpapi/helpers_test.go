@@ -40,7 +40,7 @@ type testAPI struct {
 func newTestAPI(t *testing.T, mutate ...func(*Params)) *testAPI {
 	t.Helper()
 	pool := pgtest.Pool(t)
-	p := Params{Pool: pool, Logger: slog.New(slog.DiscardHandler)}
+	p := Params{DB: postgres.NewDB(pool), Logger: slog.New(slog.DiscardHandler)}
 	for _, m := range mutate {
 		m(&p)
 	}

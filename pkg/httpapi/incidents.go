@@ -105,7 +105,7 @@ func (s *Server) listIncidents(c echo.Context) error {
 	if f.State != "" && f.State != postgres.IncidentsOpen && f.State != postgres.IncidentsResolved {
 		return invalidField("state", "must be open or resolved")
 	}
-	incs, next, err := postgres.NewIncidentStore(s.pool).List(c.Request().Context(), f, p)
+	incs, next, err := s.db.Incidents().List(c.Request().Context(), f, p)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ type incidentResponse struct {
 
 // getIncident handles GET /incidents/:id.
 func (s *Server) getIncident(c echo.Context) error {
-	inc, ds, err := postgres.NewIncidentStore(s.pool).Get(c.Request().Context(), c.Param("id"))
+	inc, ds, err := s.db.Incidents().Get(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func (s *Server) listNotifications(c echo.Context) error {
 	default:
 		return invalidField("state", "must be pending, sending, sent or given_up")
 	}
-	ns, next, err := postgres.NewOutboxStore(s.pool).List(c.Request().Context(), f, p)
+	ns, next, err := s.db.Outbox().List(c.Request().Context(), f, p)
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 )
@@ -25,18 +23,18 @@ type websiteLimits struct {
 	minInterval int
 	// maxWebsites caps the websites of the install; 0 means no cap.
 	maxWebsites int
-	pool        *pgxpool.Pool
+	websites    *postgres.WebsiteStore
 	// createMu makes count-then-insert atomic within this process. Replicas of the API can
 	// still race each other, so the cap can be exceeded by at most one website per extra
 	// replica creating at the same instant.
 	createMu sync.Mutex
 }
 
-func newWebsiteLimits(pool *pgxpool.Pool, minInterval, maxWebsites int) *websiteLimits {
+func newWebsiteLimits(websites *postgres.WebsiteStore, minInterval, maxWebsites int) *websiteLimits {
 	return &websiteLimits{
 		minInterval: max(minInterval, monitor.MinIntervalSeconds),
 		maxWebsites: max(maxWebsites, 0),
-		pool:        pool,
+		websites:    websites,
 	}
 }
 
@@ -91,8 +89,7 @@ func (l *websiteLimits) withCreateSlot(ctx context.Context, create func() error)
 	}
 	l.createMu.Lock()
 	defer l.createMu.Unlock()
-	var n int
-	err := l.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM websites LIMIT $1) w`, l.maxWebsites).Scan(&n)
+	n, err := l.websites.CountUpTo(ctx, l.maxWebsites)
 	if err != nil {
 		return fmt.Errorf("httpapi: count websites: %w", err)
 	}

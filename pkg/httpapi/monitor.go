@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
 	"github.com/vigil-monitor/vigil/pkg/influxdb"
@@ -16,12 +15,12 @@ import (
 )
 
 // newViews builds the status read model that the monitoring routes and the dashboard share.
-func newViews(pool *pgxpool.Pool, p Params) *status.Views {
+func newViews(db *postgres.DB, p Params) *status.Views {
 	return status.New(status.Params{
 		Checks:       p.Checks,
 		LastChecks:   p.LastChecks,
-		States:       postgres.NewOverviewStore(pool),
-		Downtimes:    postgres.NewDowntimeStore(pool),
+		States:       db.Overview(),
+		Downtimes:    db.Downtimes(),
 		CacheTTL:     p.CacheTTL,
 		CacheEntries: p.CacheEntries,
 		Logger:       p.Logger,

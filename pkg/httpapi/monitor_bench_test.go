@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigil-monitor/vigil/pkg/influxdb"
@@ -32,13 +33,14 @@ type benchAPI struct {
 	url, key string
 	srv      *Server
 	checks   *influxdb.Reader
+	pool     *pgxpool.Pool
 }
 
 func newBenchAPI(b *testing.B) *benchAPI {
 	b.Helper()
 	pool := pgtest.Pool(b)
 	checks := monitorTestReader(monitorTestInflux(b))
-	srv, err := New(Params{Pool: pool, Logger: slog.New(slog.DiscardHandler), Checks: checks})
+	srv, err := New(Params{DB: postgres.NewDB(pool), Logger: slog.New(slog.DiscardHandler), Checks: checks})
 	require.NoError(b, err)
 	hs := httptest.NewServer(srv.Handler())
 	b.Cleanup(hs.Close)
@@ -46,7 +48,7 @@ func newBenchAPI(b *testing.B) *benchAPI {
 	require.NoError(b, err)
 	_, err = pool.Exec(context.Background(), `INSERT INTO regions (name) VALUES ('europe')`)
 	require.NoError(b, err)
-	return &benchAPI{url: hs.URL, key: key, srv: srv, checks: checks}
+	return &benchAPI{url: hs.URL, key: key, srv: srv, checks: checks, pool: pool}
 }
 
 // get runs path b.N times and reports the median latency next to ns/op.
@@ -79,7 +81,7 @@ func BenchmarkMonitorSeries30Days(b *testing.B) {
 	a := newBenchAPI(b)
 	ctx := context.Background()
 	var id string
-	err := a.srv.pool.QueryRow(ctx, `INSERT INTO websites (name, url, interval_seconds)
+	err := a.pool.QueryRow(ctx, `INSERT INTO websites (name, url, interval_seconds)
 		VALUES ('bench', 'https://example.com', 60) RETURNING id`).Scan(&id)
 	require.NoError(b, err)
 	now := time.Now()
@@ -104,10 +106,10 @@ func BenchmarkMonitorSeries30Days(b *testing.B) {
 func BenchmarkMonitorList10k(b *testing.B) {
 	a := newBenchAPI(b)
 	ctx := context.Background()
-	_, err := a.srv.pool.Exec(ctx, `INSERT INTO websites (name, url, interval_seconds)
+	_, err := a.pool.Exec(ctx, `INSERT INTO websites (name, url, interval_seconds)
 		SELECT 'site-' || i, 'https://example.com/' || i, 180 FROM generate_series(1, 10000) i`)
 	require.NoError(b, err)
-	rows, err := a.srv.pool.Query(ctx, `SELECT id FROM websites ORDER BY created_at, id LIMIT 500`)
+	rows, err := a.pool.Query(ctx, `SELECT id FROM websites ORDER BY created_at, id LIMIT 500`)
 	require.NoError(b, err)
 	var ids []string
 	for rows.Next() {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
-	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/status"
 )
 
@@ -34,10 +33,10 @@ func monitorTestInflux(t testing.TB) influxdb2.Client {
 	return c
 }
 
-// replaceViews gives srv status views on its own pool and checks, with the params that mutate
+// replaceViews gives srv status views on its own PostgreSQL adapter and checks, with the params that mutate
 // sets (a clock, a Redis, a cache), as newViews would build them from Params.
 func replaceViews(srv *Server, checks status.CheckReader, mutate func(*status.Params)) {
-	p := status.Params{Checks: checks, States: postgres.NewOverviewStore(srv.pool), Downtimes: postgres.NewDowntimeStore(srv.pool)}
+	p := status.Params{Checks: checks, States: srv.db.Overview(), Downtimes: srv.db.Downtimes()}
 	mutate(&p)
 	srv.views = status.New(p)
 }

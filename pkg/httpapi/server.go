@@ -19,10 +19,8 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/status"
@@ -34,10 +32,8 @@ type RegionKeyDropper interface {
 	Drop(ctx context.Context, region string) (int, error)
 }
 
-// RedisPinger is the part of a Redis client that /readyz uses.
-type RedisPinger interface {
-	Ping(ctx context.Context) *redis.StatusCmd
-}
+// RedisPinger pings Redis for /readyz (connect.RedisCheck(rdb).Ping).
+type RedisPinger func(ctx context.Context) error
 
 // InfluxPinger is the part of an InfluxDB client that /readyz uses. Ping works on InfluxDB 2.x
 // and on 1.8's v2-compatible API alike.
@@ -45,9 +41,9 @@ type InfluxPinger interface {
 	Ping(ctx context.Context) (bool, error)
 }
 
-// Params are what the API needs. Pool and Logger are required.
+// Params are what the API needs. DB and Logger are required.
 type Params struct {
-	Pool   *pgxpool.Pool
+	DB     *postgres.DB
 	Logger *slog.Logger
 	// Redis and Influx are pinged by /readyz; nil ones are not checked.
 	Redis  RedisPinger
@@ -105,7 +101,7 @@ type RequestObserver interface {
 type Server struct {
 	echo         *echo.Echo
 	log          *slog.Logger
-	pool         *pgxpool.Pool
+	db           *postgres.DB
 	redis        RedisPinger
 	influx       InfluxPinger
 	readyTimeout time.Duration
@@ -127,8 +123,8 @@ type Server struct {
 
 // New builds the API and registers its routes.
 func New(p Params) (*Server, error) {
-	if p.Pool == nil {
-		return nil, errors.New("httpapi: Params.Pool is required")
+	if p.DB == nil {
+		return nil, errors.New("httpapi: Params.DB is required")
 	}
 	if p.Logger == nil {
 		return nil, errors.New("httpapi: Params.Logger is required")
@@ -139,19 +135,19 @@ func New(p Params) (*Server, error) {
 	s := &Server{
 		echo:         echo.New(),
 		log:          p.Logger,
-		pool:         p.Pool,
+		db:           p.DB,
 		redis:        p.Redis,
 		influx:       p.Influx,
 		readyTimeout: p.ReadyTimeout,
 		metrics:      p.Metrics,
 		authFails:    newAuthFailLimiter(p.AuthFailLimit, p.AuthFailClients, p.Now),
-		limits:       newWebsiteLimits(p.Pool, p.MinIntervalSeconds, p.MaxWebsites),
+		limits:       newWebsiteLimits(p.DB.Websites(), p.MinIntervalSeconds, p.MaxWebsites),
 		regionKeys:   p.RegionKeys,
 		validator:    newWebsiteValidator(p.CheckTarget),
-		websites:     postgres.NewWebsiteStore(p.Pool),
-		regions:      postgres.NewRegionStore(p.Pool),
-		keys:         postgres.NewAPIKeyStore(p.Pool),
-		views:        newViews(p.Pool, p),
+		websites:     p.DB.Websites(),
+		regions:      p.DB.Regions(),
+		keys:         p.DB.APIKeys(),
+		views:        newViews(p.DB, p),
 	}
 	var err error
 	if s.web, err = newUI(p, s.views); err != nil {

@@ -90,7 +90,7 @@ func slugTaken(err error) error {
 	return err
 }
 
-func (s *Server) statusPages() *postgres.StatusPageStore { return postgres.NewStatusPageStore(s.pool) }
+func (s *Server) statusPages() *postgres.StatusPageStore { return s.db.StatusPages() }
 
 // createStatusPage handles POST /status-pages.
 func (s *Server) createStatusPage(c echo.Context) error {

@@ -218,6 +218,17 @@ func (s *WebsiteStore) Update(ctx context.Context, id string, change func(*Websi
 	return out, nil
 }
 
+// CountUpTo counts the websites of the install, reading at most limit rows, so that a cap
+// check stays cheap however many there are: the answer is min(count, limit).
+func (s *WebsiteStore) CountUpTo(ctx context.Context, limit int) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM websites LIMIT $1) w`, limit).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: count websites: %w", err)
+	}
+	return n, nil
+}
+
 // Delete removes a website and its region list.
 func (s *WebsiteStore) Delete(ctx context.Context, id string) error {
 	if !validID(id) {

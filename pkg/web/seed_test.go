@@ -59,7 +59,7 @@ func newStack(tb testing.TB) *stack {
 	client := influxdb2.NewClient(influxURL(), "")
 	tb.Cleanup(client.Close)
 	srv, err := httpapi.New(httpapi.Params{
-		Pool:   pool,
+		DB:     postgres.NewDB(pool),
 		Logger: slog.New(slog.DiscardHandler),
 		Checks: influxdb.NewReader(client.QueryAPI(""), influxBucket, nil),
 	})

@@ -29,7 +29,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
 	"github.com/vigil-monitor/vigil/pkg/postgres"
@@ -47,9 +46,9 @@ var staticFS embed.FS
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// Params are what the UI needs. Pool and Logger are required.
+// Params are what the UI needs. DB and Logger are required.
 type Params struct {
-	Pool   *pgxpool.Pool
+	DB     *postgres.DB
 	Logger *slog.Logger
 	// Views are the status read model, shared with the API, that the pages take response
 	// times, uptime and the daily bars from; with nil, or views without check results, the
@@ -89,8 +88,8 @@ type UI struct {
 
 // New builds the UI and parses its templates.
 func New(p Params) (*UI, error) {
-	if p.Pool == nil {
-		return nil, errors.New("web: Params.Pool is required")
+	if p.DB == nil {
+		return nil, errors.New("web: Params.DB is required")
 	}
 	if p.Logger == nil {
 		return nil, errors.New("web: Params.Logger is required")
@@ -100,13 +99,13 @@ func New(p Params) (*UI, error) {
 		sessionTTL:     cmp.Or(p.SessionTTL, 12*time.Hour),
 		metricsTimeout: cmp.Or(p.MetricsTimeout, 3*time.Second),
 		views:          p.Views,
-		websites:       postgres.NewWebsiteStore(p.Pool),
-		regions:        postgres.NewRegionStore(p.Pool),
-		keys:           postgres.NewAPIKeyStore(p.Pool),
-		sessions:       postgres.NewSessionStore(p.Pool),
-		overview:       postgres.NewOverviewStore(p.Pool),
-		statusPages:    postgres.NewStatusPageStore(p.Pool),
-		downtimes:      postgres.NewDowntimeStore(p.Pool),
+		websites:       p.DB.Websites(),
+		regions:        p.DB.Regions(),
+		keys:           p.DB.APIKeys(),
+		sessions:       p.DB.Sessions(),
+		overview:       p.DB.Overview(),
+		statusPages:    p.DB.StatusPages(),
+		downtimes:      p.DB.Downtimes(),
 	}
 	ui.now = p.Now
 	if ui.now == nil {
