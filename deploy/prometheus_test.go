@@ -109,7 +109,7 @@ func registeredNames(t *testing.T) map[string]bool {
 	one := func(context.Context) (float64, error) { return 1, nil }
 	reg.MustRegister(
 		metrics.NewStreamCollector(metrics.StreamParams{
-			Client: rdb, Keys: queue.Keys{Prefix: "test-" + rand.Text()}, Regions: metrics.StaticRegions("r1"), Events: true,
+			Inspector: queue.NewInspector(rdb, queue.Keys{Prefix: "test-" + rand.Text()}), Regions: metrics.StaticRegions("r1"), Events: true,
 		}),
 		metrics.IncidentsOpen(one, nil),
 		metrics.OutboxPending(one, nil),

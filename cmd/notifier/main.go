@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}, log),
 		// The notifier's own backlog: transition events not yet applied.
 		metrics.NewStreamCollector(metrics.StreamParams{
-			Client: rdb, Keys: keys, Regions: metrics.StaticRegions(), Events: true, Log: log,
+			Inspector: queue.NewInspector(rdb, keys), Regions: metrics.StaticRegions(), Events: true, Log: log,
 		}),
 	)
 	n, err := notifier.New(notifier.Params{

@@ -93,7 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The region's backlog, read from Redis at scrape time: what KEDA scales on and what the
 	// "workers falling behind" alert watches.
 	reg.MustRegister(metrics.NewStreamCollector(metrics.StreamParams{
-		Client: rdb, Keys: keys, Regions: metrics.StaticRegions(cfg.Region), Log: log,
+		Inspector: queue.NewInspector(rdb, keys), Regions: metrics.StaticRegions(cfg.Region), Log: log,
 	}))
 	ready := connect.Ready(connect.RedisCheck(rdb), connect.Check{Name: "influxdb", Ping: writer.Ping})
 	stopMetrics := metrics.Start(ctx, cfg.MetricsAddr, reg, ready, log)

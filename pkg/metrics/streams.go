@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/vigil-monitor/vigil/pkg/queue"
 )
@@ -19,8 +18,8 @@ const DefaultScrapeTimeout = 2 * time.Second
 
 // StreamParams configures a StreamCollector.
 type StreamParams struct {
-	Client redis.UniversalClient
-	Keys   queue.Keys // queue.Keys{Prefix: queue.Prefix} in production
+	// Inspector reads the streams' backlog from Redis.
+	Inspector *queue.Inspector
 	// Regions lists the regions whose check streams to read, at scrape time. A worker passes
 	// StaticRegions(its region).
 	Regions func(context.Context) ([]string, error)
@@ -99,65 +98,31 @@ func (c *StreamCollector) collect(ctx context.Context, ch chan<- prometheus.Metr
 		return fmt.Errorf("list regions: %w", err)
 	}
 	for _, region := range regions {
-		b, err := c.backlog(ctx, c.p.Keys.Checks(region))
+		b, err := c.p.Inspector.Checks(ctx, region)
 		if err != nil {
 			return fmt.Errorf("region %s: %w", region, err)
 		}
-		dead, err := c.p.Client.XLen(ctx, c.p.Keys.DeadLetter(region)).Result()
+		dead, err := c.p.Inspector.DeadLetters(ctx, region)
 		if err != nil {
-			return fmt.Errorf("region %s: dead letters: %w", region, err)
+			return fmt.Errorf("region %s: %w", region, err)
 		}
-		ch <- prometheus.MustNewConstMetric(c.length, prometheus.GaugeValue, float64(b.length), region)
-		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(b.pending), region)
-		if b.lag >= 0 {
-			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(b.lag), region)
+		ch <- prometheus.MustNewConstMetric(c.length, prometheus.GaugeValue, float64(b.Length), region)
+		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(b.Pending), region)
+		if b.Lag >= 0 {
+			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(b.Lag), region)
 		}
 		ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(dead), region)
 	}
 	if c.p.Events {
-		b, err := c.backlog(ctx, c.p.Keys.Events())
+		b, err := c.p.Inspector.Events(ctx)
 		if err != nil {
 			return fmt.Errorf("events: %w", err)
 		}
-		ch <- prometheus.MustNewConstMetric(c.eventsLength, prometheus.GaugeValue, float64(b.length))
-		ch <- prometheus.MustNewConstMetric(c.eventsPending, prometheus.GaugeValue, float64(b.pending))
-		if b.lag >= 0 {
-			ch <- prometheus.MustNewConstMetric(c.eventsLag, prometheus.GaugeValue, float64(b.lag))
+		ch <- prometheus.MustNewConstMetric(c.eventsLength, prometheus.GaugeValue, float64(b.Length))
+		ch <- prometheus.MustNewConstMetric(c.eventsPending, prometheus.GaugeValue, float64(b.Pending))
+		if b.Lag >= 0 {
+			ch <- prometheus.MustNewConstMetric(c.eventsLag, prometheus.GaugeValue, float64(b.Lag))
 		}
 	}
 	return nil
-}
-
-type backlog struct{ length, pending, lag int64 }
-
-// backlog reads one stream's length and its vigil group's pending count and lag. A stream or
-// group that does not exist yet has no backlog. lag is -1 when Redis cannot tell it (after
-// entries past the group's position were trimmed); the lag series is then left out.
-func (c *StreamCollector) backlog(ctx context.Context, stream string) (backlog, error) {
-	var b backlog
-	pipe := c.p.Client.Pipeline()
-	xlen := pipe.XLen(ctx, stream)
-	groups := pipe.XInfoGroups(ctx, stream)
-	_, _ = pipe.Exec(ctx) // each command's error is read below
-	n, err := xlen.Result()
-	if err != nil {
-		return b, fmt.Errorf("xlen %s: %w", stream, err)
-	}
-	b.length = n
-	gs, err := groups.Result()
-	switch {
-	case redis.HasErrorPrefix(err, "no such key"):
-		return b, nil
-	case err != nil:
-		return b, fmt.Errorf("xinfo groups %s: %w", stream, err)
-	}
-	for _, g := range gs {
-		if g.Name == queue.Group {
-			b.pending, b.lag = g.Pending, g.Lag
-			return b, nil
-		}
-	}
-	// No group yet: nobody has read the stream, so all of it is lag.
-	b.lag = n
-	return b, nil
 }

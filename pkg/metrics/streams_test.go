@@ -74,7 +74,7 @@ func TestStreamCollector(t *testing.T) {
 
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(metrics.NewStreamCollector(metrics.StreamParams{
-		Client: c, Keys: k, Regions: metrics.StaticRegions("eu-west", "us-east", "ap-south"), Events: true, Log: discard(),
+		Inspector: queue.NewInspector(c, k), Regions: metrics.StaticRegions("eu-west", "us-east", "ap-south"), Events: true, Log: discard(),
 	}))
 	fams, err := reg.Gather()
 	require.NoError(t, err)
@@ -119,7 +119,7 @@ func TestStreamCollectorRedisDown(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, c.Close()) })
 	reg := metrics.NewRegistry()
 	reg.MustRegister(metrics.NewStreamCollector(metrics.StreamParams{
-		Client: c, Keys: queue.Keys{Prefix: "test-down"}, Regions: metrics.StaticRegions("eu-west"), Log: discard(),
+		Inspector: queue.NewInspector(c, queue.Keys{Prefix: "test-down"}), Regions: metrics.StaticRegions("eu-west"), Log: discard(),
 	}))
 	fams, err := reg.Gather()
 	require.NoError(t, err)
@@ -136,7 +136,7 @@ func TestStreamCollectorRegionsError(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(metrics.NewStreamCollector(metrics.StreamParams{
-		Client: redisClient(t), Keys: queue.Keys{Prefix: "test-regions"}, Log: discard(),
+		Inspector: queue.NewInspector(redisClient(t), queue.Keys{Prefix: "test-regions"}), Log: discard(),
 		Regions: func(context.Context) ([]string, error) { return nil, errors.New("postgres: down") },
 	}))
 	fams, err := reg.Gather()
