@@ -183,28 +183,10 @@ func (s *StateStore) Complete(ctx context.Context, cs []Completion) ([]Completed
 	if len(cs) == 0 {
 		return out, nil
 	}
-	states := make([]stored, len(cs))
-	readCmds := make([]*redis.SliceCmd, len(cs))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, c := range cs {
-			readCmds[i] = p.HMGet(ctx, s.p.Keys.State(s.p.Region, c.Delivery.Job.WebsiteID), stateFields...)
-		}
-		return nil
-	})
+	states, todo, err := s.readStates(ctx, cs, out)
 	if err != nil {
-		return out, fmt.Errorf("queue: read states: %w", err)
+		return out, err
 	}
-	todo := make([]int, 0, len(cs))
-	for i, cmd := range readCmds {
-		st, err := parseStored(cmd.Val())
-		if err != nil {
-			out[i].Err = fmt.Errorf("queue: state of %s: %w", cs[i].Delivery.Job.WebsiteID, err)
-			continue
-		}
-		states[i] = st
-		todo = append(todo, i)
-	}
-
 	loaded := false
 	for round := 0; len(todo) > 0; round++ {
 		if round == completeRounds {
@@ -213,41 +195,7 @@ func (s *StateStore) Complete(ctx context.Context, cs []Completion) ([]Completed
 			}
 			break
 		}
-		cmds := make([]*redis.Cmd, len(todo))
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for k, i := range todo {
-				keys, args, res := s.prepare(cs[i], states[i])
-				out[i].Transition, out[i].RetryAt = res.transition, res.retryAt
-				cmds[k] = completeScript.EvalSha(ctx, p, keys, args...)
-			}
-			return nil
-		})
-		var next []int
-		noscript := false
-		for k, i := range todo {
-			reply, cerr := cmds[k].Slice()
-			switch {
-			case cerr != nil && redis.HasErrorPrefix(cerr, "NOSCRIPT"):
-				noscript = true
-				next = append(next, i)
-			case cerr != nil:
-				out[i].Err = fmt.Errorf("queue: complete %s: %w", cs[i].Delivery.ID, cerr)
-			case len(reply) >= 1 && reply[0] == "ok":
-				out[i].Err = nil
-			case len(reply) >= 1 && reply[0] == "dup":
-				out[i] = Completed{Duplicate: true}
-			case len(reply) == 2 && reply[0] == "conflict":
-				st, perr := parseStored(hashToSlice(reply[1]))
-				if perr != nil {
-					out[i].Err = fmt.Errorf("queue: complete %s: %w", cs[i].Delivery.ID, perr)
-					continue
-				}
-				states[i] = st
-				next = append(next, i)
-			default:
-				out[i].Err = fmt.Errorf("queue: complete %s: unexpected reply %v", cs[i].Delivery.ID, reply)
-			}
-		}
+		next, noscript, err := s.completeRound(ctx, cs, states, todo, out)
 		if noscript {
 			if loaded {
 				return out, errors.New("queue: complete: NOSCRIPT after loading the script")
@@ -261,12 +209,100 @@ func (s *StateStore) Complete(ctx context.Context, cs []Completion) ([]Completed
 		}
 		todo = next
 	}
+	dropFailedEffects(out)
+	return out, nil
+}
+
+// readStates reads the stored state of every completion's pair in one pipelined round trip.
+// It returns the states and the indexes of the completions whose state could be read; the
+// others get their error in out.
+func (s *StateStore) readStates(ctx context.Context, cs []Completion, out []Completed) ([]stored, []int, error) {
+	states := make([]stored, len(cs))
+	readCmds := make([]*redis.SliceCmd, len(cs))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range cs {
+			readCmds[i] = p.HMGet(ctx, s.p.Keys.State(s.p.Region, c.Delivery.Job.WebsiteID), stateFields...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("queue: read states: %w", err)
+	}
+	todo := make([]int, 0, len(cs))
+	for i, cmd := range readCmds {
+		st, err := parseStored(cmd.Val())
+		if err != nil {
+			out[i].Err = fmt.Errorf("queue: state of %s: %w", cs[i].Delivery.Job.WebsiteID, err)
+			continue
+		}
+		states[i] = st
+		todo = append(todo, i)
+	}
+	return states, todo, nil
+}
+
+// completeRound runs the completion script once for each completion in todo, pipelined, and
+// settles each reply into out. It returns the completions to run again: those whose state
+// changed under them (states then holds the new one) and, when noscript, those Redis had no
+// script for. err is the pipeline's error, for the caller to tell a dead Redis from failed
+// jobs.
+func (s *StateStore) completeRound(ctx context.Context, cs []Completion, states []stored, todo []int,
+	out []Completed) (next []int, noscript bool, err error) {
+	cmds := make([]*redis.Cmd, len(todo))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k, i := range todo {
+			keys, args, res := s.prepare(cs[i], states[i])
+			out[i].Transition, out[i].RetryAt = res.transition, res.retryAt
+			cmds[k] = completeScript.EvalSha(ctx, p, keys, args...)
+		}
+		return nil
+	})
+	for k, i := range todo {
+		again, missing := settle(cs[i], cmds[k], &states[i], &out[i])
+		noscript = noscript || missing
+		if again {
+			next = append(next, i)
+		}
+	}
+	return next, noscript, err
+}
+
+// settle reads one script reply into out. It reports again when the completion must run
+// another round: the pair's state changed since it was read (st is then the new state), or
+// Redis had no script (missing).
+func settle(c Completion, cmd *redis.Cmd, st *stored, out *Completed) (again, missing bool) {
+	reply, cerr := cmd.Slice()
+	switch {
+	case cerr != nil && redis.HasErrorPrefix(cerr, "NOSCRIPT"):
+		return true, true
+	case cerr != nil:
+		out.Err = fmt.Errorf("queue: complete %s: %w", c.Delivery.ID, cerr)
+	case len(reply) >= 1 && reply[0] == "ok":
+		out.Err = nil
+	case len(reply) >= 1 && reply[0] == "dup":
+		*out = Completed{Duplicate: true}
+	case len(reply) == 2 && reply[0] == "conflict":
+		fresh, perr := parseStored(hashToSlice(reply[1]))
+		if perr != nil {
+			out.Err = fmt.Errorf("queue: complete %s: %w", c.Delivery.ID, perr)
+			return false, false
+		}
+		*st = fresh
+		return true, false
+	default:
+		out.Err = fmt.Errorf("queue: complete %s: unexpected reply %v", c.Delivery.ID, reply)
+	}
+	return false, false
+}
+
+// dropFailedEffects clears the transition and retry of every completion that failed: neither
+// happened.
+func dropFailedEffects(out []Completed) {
 	for i := range out {
 		if out[i].Err != nil {
 			out[i].Transition, out[i].RetryAt = nil, time.Time{}
 		}
 	}
-	return out, nil
 }
 
 func allFailed(out []Completed, idx []int) bool {
