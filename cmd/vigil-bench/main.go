@@ -20,27 +20,12 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/vigil-monitor/vigil/pkg/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "vigil-bench:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("vigil-bench", dispatch) }
 
 // dispatch runs a helper subcommand, or the harness.
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
