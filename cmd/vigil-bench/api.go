@@ -27,36 +27,26 @@ import (
 // routes outlast.
 const apiCacheTTL = 15 * time.Second
 
-// startAPI runs bin/api on dbURL (reading checks from bucket, if given) with an API key of its
-// own, and returns it, its base URL and the key.
-func (b *bench) startAPI(ctx context.Context, name, dbURL, bucket string, extraEnv ...string) (*proc, string, string, error) {
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, "", "", err
-	}
+// startAPI runs bin/api on a section's stores with an API key of its own, and returns it, its
+// base URL and the key.
+func (b *bench) startAPI(ctx context.Context, name string, st *sectionStores, extraEnv ...string) (*proc, string, string, error) {
 	var k [16]byte
 	if _, err := rand.Read(k[:]); err != nil {
 		return nil, "", "", err
 	}
 	key := "vigil_bench_" + hex.EncodeToString(k[:])
-	env := []string{
-		"DATABASE_URL=" + dbURL, "REDIS_URL=" + b.o.redisURL, "INFLUXDB_URL=" + b.o.influx, "INFLUXDB_TOKEN=",
-		"API_ADDR=" + addr, "VIGIL_API_KEY=" + key, "VIGIL_MAX_WEBSITES=0",
-		"VIGIL_ALLOW_TARGETS=127.0.0.0/8", "VIGIL_LOG_LEVEL=warn",
+	env := []string{"VIGIL_API_KEY=" + key, "VIGIL_MAX_WEBSITES=0", "VIGIL_ALLOW_TARGETS=127.0.0.0/8", "VIGIL_LOG_LEVEL=warn"}
+	if st.bucket == "" {
+		// The API always reads InfluxDB: without a database of the section's own it gets the
+		// default bucket, which it is not asked about.
+		env = append(env, "INFLUXDB_URL="+b.o.influx, "INFLUXDB_TOKEN=")
 	}
-	if bucket != "" {
-		env = append(env, "INFLUXDB_BUCKET="+bucket)
-	}
-	env = append(env, extraEnv...)
-	p, err := startProc(name, b.bins.api, nil, env, b.logDir, nil)
+	p, addr, err := b.startRole(ctx, role{name: name, bin: b.bins.api, stores: st, env: append(env, extraEnv...),
+		addrVar: "API_ADDR", ready: "/healthz", within: time.Minute})
 	if err != nil {
 		return nil, "", "", err
 	}
-	base := "http://" + addr
-	if err := waitHTTP(ctx, p, base+"/healthz", time.Minute); err != nil {
-		return nil, "", "", errors.Join(err, p.stop(5*time.Second))
-	}
-	return p, base, key, nil
+	return p, "http://" + addr, key, nil
 }
 
 // routeResult is one route under load.
@@ -73,26 +63,12 @@ type routeResult struct {
 // of 1-minute results for one of them, 32 clients at once on each route.
 func (b *bench) apiSection(ctx context.Context, s *section) error {
 	sz := b.sz
-	dbURL, dropDB, err := b.st.database(ctx, "api")
+	st, err := b.openStores(ctx, "api", "api", need{postgres: true, redis: true, influx: true})
 	if err != nil {
 		return err
 	}
-	defer b.cleanup("api", dropDB)
-	bucket, dropInflux, err := b.st.influxDB(ctx, "api")
-	if err != nil {
-		return err
-	}
-	defer b.cleanup("api", dropInflux)
-	db, _, _ := strings.Cut(bucket, "/")
-
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer b.cleanup("api", closeConn(conn))
-	if _, err := conn.Exec(ctx, `INSERT INTO regions (name) VALUES ($1)`, benchRegion); err != nil {
-		return err
-	}
+	defer b.closeStores(st)
+	conn, db := st.conn, st.influxDB()
 	ids := make([]uuid.UUID, sz.websites)
 	for i := range ids {
 		ids[i] = uuid.New()
@@ -161,9 +137,7 @@ func (b *bench) apiSection(ctx context.Context, s *section) error {
 
 	// Each pair's latest check in Redis, as the worker's completion leaves it (the real
 	// completion script), so that GET /monitor reads it there as in production.
-	prefix, dropKeys := b.st.redisPrefix("api")
-	defer b.cleanup("api", dropKeys)
-	states := queue.NewStateStore(b.st.rdb, queue.StateParams{Keys: queue.Keys{Prefix: prefix}, Region: benchRegion})
+	states := queue.NewStateStore(b.st.rdb, queue.StateParams{Keys: queue.Keys{Prefix: st.prefix}, Region: benchRegion})
 	if err := states.Load(ctx); err != nil {
 		return err
 	}
@@ -184,7 +158,6 @@ func (b *bench) apiSection(ctx context.Context, s *section) error {
 			}
 		}
 	}
-	redisEnv := "VIGIL_REDIS_PREFIX=" + prefix
 	_, influxPID := b.storePIDs(ctx)
 
 	id := ids[0].String()
@@ -215,7 +188,7 @@ func (b *bench) apiSection(ctx context.Context, s *section) error {
 	s.setupf("the series and uptime routes are served through the API's answer cache (`VIGIL_API_CACHE_TTL`, default %s: an answer is kept that long per website, days and region, and concurrent requests for an answer not kept share one InfluxDB query); they are measured twice: on a first `bin/api` with `VIGIL_API_CACHE_TTL=0s` (cold: every request queries InfluxDB, as the first request for an answer does), then on the default one (warm), whose loaded run lasts %s%s", apiCacheTTL, cachedFor, map[bool]string{true: ", longer than the TTL, so that it includes an expiry"}[cachedFor > apiCacheTTL])
 	s.setupf("CPU per request is the API process's and InfluxDB's utime+stime over the loaded run divided by the requests")
 
-	coldAPI, coldBase, coldKey, err := b.startAPI(ctx, "api-cold", dbURL, bucket, redisEnv, "VIGIL_API_CACHE_TTL=0s")
+	coldAPI, coldBase, coldKey, err := b.startAPI(ctx, "api-cold", st, "VIGIL_API_CACHE_TTL=0s")
 	if err != nil {
 		return err
 	}
@@ -229,7 +202,7 @@ func (b *bench) apiSection(ctx context.Context, s *section) error {
 		return err
 	}
 
-	api, base, key, err := b.startAPI(ctx, "api-load", dbURL, bucket, redisEnv)
+	api, base, key, err := b.startAPI(ctx, "api-load", st)
 	if err != nil {
 		return err
 	}

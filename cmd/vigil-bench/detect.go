@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/vigil-monitor/vigil/internal/smtpsink"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
@@ -56,18 +55,12 @@ func (f *flipTarget) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // DOWN email through the real scheduler, worker and notifier binaries into an SMTP sink.
 func (b *bench) detectionSection(ctx context.Context, s *section) error {
 	n := b.sz.trials
-	dbURL, dropDB, err := b.st.database(ctx, "detect")
+	st, err := b.openStores(ctx, "detection", "detect", need{postgres: true, redis: true, influx: true})
 	if err != nil {
 		return err
 	}
-	defer b.cleanup("detection", dropDB)
-	prefix, dropKeys := b.st.redisPrefix("detect")
-	defer b.cleanup("detection", dropKeys)
-	bucket, dropInflux, err := b.st.influxDB(ctx, "detect")
-	if err != nil {
-		return err
-	}
-	defer b.cleanup("detection", dropInflux)
+	defer b.closeStores(st)
+	conn := st.conn
 
 	sink, err := smtpsink.Start("127.0.0.1:0", "")
 	if err != nil {
@@ -87,14 +80,6 @@ func (b *bench) detectionSection(ctx context.Context, s *section) error {
 	}()
 	defer b.cleanup("detection", srv.Close)
 
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer b.cleanup("detection", closeConn(conn))
-	if _, err := conn.Exec(ctx, `INSERT INTO regions (name) VALUES ($1)`, benchRegion); err != nil {
-		return err
-	}
 	// Ids whose first check falls 3 to 4 s from now: the scheduler has started by then, and no
 	// trial waits most of an interval for its website's first check.
 	period := int64(detectIntervalS * 1000)
@@ -125,33 +110,21 @@ func (b *bench) detectionSection(ctx context.Context, s *section) error {
 	}
 	s.setupf("the bound each trial is promised: phase (from the outage to the pair's next scheduled check, computed with `monitor.Phase`) + (N−1) × retry + %s of slack (dispatch tick, retry poll, probes, completions, the notifier's transaction and SMTP)", detectSlack)
 
-	env := func(metrics string) []string {
-		return []string{
-			"DATABASE_URL=" + dbURL, "REDIS_URL=" + b.o.redisURL, "VIGIL_REDIS_PREFIX=" + prefix,
-			"INFLUXDB_URL=" + b.o.influx, "INFLUXDB_BUCKET=" + bucket, "INFLUXDB_TOKEN=",
-			"VIGIL_LOG_LEVEL=info", "VIGIL_METRICS_ADDR=" + metrics,
-		}
-	}
 	var procs []*proc
 	defer func() {
 		// Reverse order: the worker and the scheduler stop before the notifier.
 		for i := len(procs) - 1; i >= 0; i-- {
-			if err := procs[i].stop(20 * time.Second); err != nil {
-				b.logf("detection: %v", err)
-			}
+			b.stop("detection", procs[i], 20*time.Second)
 		}
 	}()
 	start := func(name, bin string, extra ...string) error {
-		addr, err := freeAddr()
-		if err != nil {
-			return err
-		}
-		p, err := startProc(name, bin, nil, append(env(addr), extra...), b.logDir, nil)
+		p, _, err := b.startRole(ctx, role{name: name, bin: bin, stores: st, env: append([]string{"VIGIL_LOG_LEVEL=info"}, extra...),
+			addrVar: "VIGIL_METRICS_ADDR", ready: "/readyz", within: time.Minute})
 		if err != nil {
 			return err
 		}
 		procs = append(procs, p)
-		return waitHTTP(ctx, p, "http://"+addr+"/readyz", time.Minute)
+		return nil
 	}
 	if err := start("detect-notifier", b.bins.notifier, "SMTP_HOST=127.0.0.1", "SMTP_PORT="+strconv.Itoa(sink.Port()),
 		"VIGIL_SMTP_TLS=none", "SMTP_FROM=vigil@bench.example"); err != nil {

@@ -155,16 +155,18 @@ func steady(samples []sample, n float64) steadyRate {
 
 // proc is a child process of the harness: one of Vigil's binaries or a helper.
 type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-	err  error
+	name    string
+	cmd     *exec.Cmd
+	log     string
+	started time.Time // when the harness began to start it: a role's load time counts from here
+	done    chan struct{}
+	err     error
 }
 
 // startProc starts bin with args and env (added to the harness's environment), its output in
 // logDir/name.log. onLine, when set, sees every line of its stderr as it is written.
 func startProc(name, bin string, args, env []string, logDir string, onLine func(string)) (*proc, error) {
+	started := time.Now()
 	logPath := filepath.Join(logDir, name+".log")
 	lf, err := os.Create(logPath)
 	if err != nil {
@@ -187,7 +189,7 @@ func startProc(name, bin string, args, env []string, logDir string, onLine func(
 	if err := cmd.Start(); err != nil {
 		return nil, errors.Join(fmt.Errorf("start %s: %w", name, err), lf.Close())
 	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, log: logPath, started: started, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		if pw != nil {

@@ -81,12 +81,10 @@ func (p *schedPairs) insert(ctx context.Context, conn *pgx.Conn, from, to int) e
 
 // schedRun is a running scheduler binary and what the harness learns from its logs.
 type schedRun struct {
-	p           *proc
-	metricsAddr string
-	started     time.Time
-	loaded      time.Duration // start to /readyz
-	mu          sync.Mutex
-	applied     []time.Time // "scheduler: applied changes" log times
+	p       *proc
+	loaded  time.Duration // start to /readyz
+	mu      sync.Mutex
+	applied []time.Time // "scheduler: applied changes" log times
 }
 
 func (r *schedRun) appliedAfter(t time.Time) (time.Time, bool) {
@@ -100,12 +98,9 @@ func (r *schedRun) appliedAfter(t time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-func (b *bench) startScheduler(ctx context.Context, name, dbURL, prefix string) (*schedRun, error) {
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	r := &schedRun{metricsAddr: addr}
+// startScheduler starts bin/scheduler on a section's stores and waits until it has loaded.
+func (b *bench) startScheduler(ctx context.Context, name string, st *sectionStores) (*schedRun, error) {
+	r := &schedRun{}
 	onLine := func(line string) {
 		if !strings.Contains(line, "scheduler: applied changes") {
 			return
@@ -120,8 +115,7 @@ func (b *bench) startScheduler(ctx context.Context, name, dbURL, prefix string) 
 		}
 	}
 	env := []string{
-		"DATABASE_URL=" + dbURL, "REDIS_URL=" + b.o.redisURL, "VIGIL_REDIS_PREFIX=" + prefix,
-		"VIGIL_METRICS_ADDR=" + addr, "VIGIL_LOG_LEVEL=debug", "VIGIL_LOG_FORMAT=json",
+		"VIGIL_LOG_LEVEL=debug", "VIGIL_LOG_FORMAT=json",
 		// No worker consumes these jobs, so their pending markers would otherwise hold every
 		// pair back for the check timeout (1 s here) plus the default 60 s grace; with 1 ms the
 		// pairs are dispatched every interval, as when workers keep up.
@@ -129,15 +123,13 @@ func (b *bench) startScheduler(ctx context.Context, name, dbURL, prefix string) 
 		// The harness reads and trims the stream itself; the bound only has to hold a burst.
 		"VIGIL_STREAM_MAXLEN=3000000",
 	}
-	r.started = time.Now()
-	r.p, err = startProc(name, b.bins.scheduler, nil, env, b.logDir, onLine)
+	var err error
+	r.p, _, err = b.startRole(ctx, role{name: name, bin: b.bins.scheduler, stores: st, env: env,
+		addrVar: "VIGIL_METRICS_ADDR", ready: "/readyz", within: 5 * time.Minute, onLine: onLine})
 	if err != nil {
 		return nil, err
 	}
-	if err := waitHTTP(ctx, r.p, "http://"+addr+"/readyz", 5*time.Minute); err != nil {
-		return nil, errors.Join(err, r.p.stop(10*time.Second))
-	}
-	r.loaded = time.Since(r.started)
+	r.loaded = time.Since(r.p.started)
 	return r, nil
 }
 
@@ -154,21 +146,12 @@ type growthRow struct {
 // how fast a PATCH through the real API reaches the schedule.
 func (b *bench) schedulerSection(ctx context.Context, s *section) error {
 	sz := b.sz
-	dbURL, dropDB, err := b.st.database(ctx, "sched")
+	st, err := b.openStores(ctx, "scheduler", "sched", need{postgres: true, redis: true})
 	if err != nil {
 		return err
 	}
-	defer b.cleanup("scheduler", dropDB)
-	prefix, dropKeys := b.st.redisPrefix("sched")
-	defer b.cleanup("scheduler", dropKeys)
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer b.cleanup("scheduler", closeConn(conn))
-	if _, err := conn.Exec(ctx, `INSERT INTO regions (name) VALUES ($1)`, benchRegion); err != nil {
-		return err
-	}
+	defer b.closeStores(st)
+	conn, dbURL, prefix := st.conn, st.dbURL, st.prefix
 	// The harness holds the leader lock, so that the schedulers it starts stay standbys until
 	// it lets go.
 	lock, err := pgx.Connect(ctx, dbURL)
@@ -199,7 +182,7 @@ func (b *bench) schedulerSection(ctx context.Context, s *section) error {
 		insert := time.Since(t0)
 		inserted = n
 		b.logf("scheduler: loading %d pairs", n)
-		r, err := b.startScheduler(ctx, fmt.Sprintf("scheduler-%d", n), dbURL, prefix)
+		r, err := b.startScheduler(ctx, fmt.Sprintf("scheduler-%d", n), st)
 		if err != nil {
 			return err
 		}
@@ -500,7 +483,7 @@ func parseEntry(m redis.XMessage) (streamEntry, error) {
 // steady rate, and reports when the scheduler applied each change (its debug log) and whether
 // the website's next job, due shortly after the PATCH, carried the new URL.
 func (b *bench) changeLatency(ctx context.Context, s *section, sr *schedRun, dbURL string, pairs *schedPairs, rd *streamReader) error {
-	api, apiURL, key, err := b.startAPI(ctx, "api-sched", dbURL, "")
+	api, apiURL, key, err := b.startAPI(ctx, "api-sched", &sectionStores{dbURL: dbURL})
 	if err != nil {
 		return err
 	}

@@ -299,3 +299,83 @@ func (s *stack) influxCount(ctx context.Context, db, field string) (int64, error
 	}
 	return v[1].Int64()
 }
+
+// need says which stores a section works in.
+type need struct{ postgres, redis, influx bool }
+
+// sectionStores are the stores of one section, under names of the run's own; a store the
+// section did not ask for is empty.
+type sectionStores struct {
+	section string
+	dbURL   string    // a migrated PostgreSQL database
+	conn    *pgx.Conn // a connection to it, whose database holds the bench region
+	prefix  string    // a Redis key prefix
+	bucket  string    // an InfluxDB database, as db/autogen
+	drops   []func() error
+}
+
+// influxDB is the InfluxDB database of the bucket, for InfluxQL.
+func (st *sectionStores) influxDB() string {
+	db, _, _ := strings.Cut(st.bucket, "/")
+	return db
+}
+
+// openStores creates the stores a section needs, named for purpose, with the bench region in
+// its database; closeStores drops them.
+func (b *bench) openStores(ctx context.Context, section, purpose string, n need) (_ *sectionStores, err error) {
+	st := &sectionStores{section: section}
+	defer func() {
+		if err != nil {
+			b.closeStores(st)
+		}
+	}()
+	if n.postgres {
+		var drop func() error
+		if st.dbURL, drop, err = b.st.database(ctx, purpose); err != nil {
+			return nil, err
+		}
+		st.drops = append(st.drops, drop)
+		if st.conn, err = pgx.Connect(ctx, st.dbURL); err != nil {
+			return nil, err
+		}
+		st.drops = append(st.drops, closeConn(st.conn))
+		if _, err := st.conn.Exec(ctx, `INSERT INTO regions (name) VALUES ($1)`, benchRegion); err != nil {
+			return nil, err
+		}
+	}
+	if n.redis {
+		var drop func() error
+		st.prefix, drop = b.st.redisPrefix(purpose)
+		st.drops = append(st.drops, drop)
+	}
+	if n.influx {
+		var drop func() error
+		if st.bucket, drop, err = b.st.influxDB(ctx, purpose); err != nil {
+			return nil, err
+		}
+		st.drops = append(st.drops, drop)
+	}
+	return st, nil
+}
+
+// closeStores drops a section's stores in the reverse order of their making.
+func (b *bench) closeStores(st *sectionStores) {
+	for i := len(st.drops) - 1; i >= 0; i-- {
+		b.cleanup(st.section, st.drops[i])
+	}
+}
+
+// env is what a role needs to work in these stores.
+func (st *sectionStores) env(o options) []string {
+	env := []string{"REDIS_URL=" + o.redisURL}
+	if st.dbURL != "" {
+		env = append(env, "DATABASE_URL="+st.dbURL)
+	}
+	if st.prefix != "" {
+		env = append(env, "VIGIL_REDIS_PREFIX="+st.prefix)
+	}
+	if st.bucket != "" {
+		env = append(env, "INFLUXDB_URL="+o.influx, "INFLUXDB_BUCKET="+st.bucket, "INFLUXDB_TOKEN=")
+	}
+	return env
+}

@@ -184,36 +184,27 @@ func (w workerResult) problems() string {
 // samples its metrics until every check is done, written and acknowledged.
 func (b *bench) workerRun(ctx context.Context, label, url string, n, concurrency int) (workerResult, error) {
 	var res workerResult
-	prefix, dropKeys := b.st.redisPrefix("worker_" + label)
-	defer b.cleanup("worker", dropKeys)
-	bucket, dropDB, err := b.st.influxDB(ctx, "worker_"+label)
+	stores, err := b.openStores(ctx, "worker", "worker_"+label, need{redis: true, influx: true})
 	if err != nil {
 		return res, err
 	}
-	defer b.cleanup("worker", dropDB)
-	keys := queue.Keys{Prefix: prefix}
+	defer b.closeStores(stores)
+	keys := queue.Keys{Prefix: stores.prefix}
 	if err := prefill(ctx, b.st.rdb, keys, url, n); err != nil {
 		return res, err
 	}
 
-	metricsAddr, err := freeAddr()
-	if err != nil {
-		return res, err
-	}
-	env := []string{
-		"REDIS_URL=" + b.o.redisURL, "VIGIL_REDIS_PREFIX=" + prefix,
-		"INFLUXDB_URL=" + b.o.influx, "INFLUXDB_BUCKET=" + bucket, "INFLUXDB_TOKEN=",
-		"VIGIL_REGION=" + benchRegion, "VIGIL_WORKER_CONCURRENCY=" + strconv.Itoa(concurrency),
-		"VIGIL_ALLOW_TARGETS=127.0.0.1/32", "VIGIL_METRICS_ADDR=" + metricsAddr,
-		"VIGIL_LOG_LEVEL=warn", "VIGIL_WORKER_CONSUMER=bench-" + label,
-	}
 	redisPID, influxPID := b.storePIDs(ctx)
-	start := time.Now()
-	p, err := startProc("worker-"+label, b.bins.worker, nil, env, b.logDir, nil)
+	// The worker is not waited for: its start-up is part of the run.
+	p, metricsAddr, err := b.startRole(ctx, role{name: "worker-" + label, bin: b.bins.worker, stores: stores, env: []string{
+		"VIGIL_REGION=" + benchRegion, "VIGIL_WORKER_CONCURRENCY=" + strconv.Itoa(concurrency),
+		"VIGIL_ALLOW_TARGETS=127.0.0.1/32", "VIGIL_LOG_LEVEL=warn", "VIGIL_WORKER_CONSUMER=bench-" + label,
+	}, addrVar: "VIGIL_METRICS_ADDR"})
 	if err != nil {
 		return res, err
 	}
 	defer b.stop("worker", p, 30*time.Second)
+	start := p.started
 
 	var last map[string]float64
 	read := func() (float64, time.Duration) {
@@ -290,8 +281,7 @@ func (b *bench) workerRun(ctx context.Context, label, url string, n, concurrency
 		return res, fmt.Errorf("worker: xpending: %w", err)
 	}
 	res.pending = pending.Count
-	db, _, _ := strings.Cut(bucket, "/")
-	res.points, err = b.st.influxCount(ctx, db, "response_ms")
+	res.points, err = b.st.influxCount(ctx, stores.influxDB(), "response_ms")
 	if err != nil {
 		return res, err
 	}
