@@ -139,21 +139,21 @@ func (b *bench) detectionSection(ctx context.Context, s *section) error {
 
 	// Every website up first: each target answered once, and its result had time to land.
 	b.logf("detection: waiting for the first checks")
-	deadline := time.Now().Add(3 * detectIntervalS * time.Second)
-	for {
-		up := 0
+	up := 0
+	checked := wait{every: 50 * time.Millisecond, until: time.Now().Add(3 * detectIntervalS * time.Second), late: func() error {
+		return fmt.Errorf("detection: only %d of %d targets checked after %d s", up, n, 3*detectIntervalS)
+	}}
+	err = checked.poll(ctx, func() (bool, error) {
+		up = 0
 		for i := range target.hits {
 			if target.hits[i].Load() > 0 {
 				up++
 			}
 		}
-		if up == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("detection: only %d of %d targets checked after %d s", up, n, 3*detectIntervalS)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the target's counters
+		return up == n, nil
+	})
+	if err != nil {
+		return err
 	}
 	time.Sleep(time.Second) // the last first check's completion confirms its pair up
 
@@ -175,8 +175,12 @@ func (b *bench) detectionSection(ctx context.Context, s *section) error {
 
 	email := make([]time.Time, n)
 	last := slices.MaxFunc(outage, time.Time.Compare).Add(time.Duration(detectIntervalS+detectRetryS*detectConfirm)*time.Second + 30*time.Second)
-	for {
-		got := 0
+	got := 0
+	emailed := wait{every: 100 * time.Millisecond, until: last, wake: sink.Received(), late: func() error {
+		return fmt.Errorf("detection: %d of %d DOWN emails arrived", got, n)
+	}}
+	err = emailed.poll(ctx, func() (bool, error) {
+		got = 0
 		for _, m := range sink.Messages() {
 			for i := range n {
 				addr := fmt.Sprintf("site-%d@bench.example", i)
@@ -190,18 +194,10 @@ func (b *bench) detectionSection(ctx context.Context, s *section) error {
 				got++
 			}
 		}
-		if got == n {
-			break
-		}
-		if time.Now().After(last) {
-			return fmt.Errorf("detection: %d of %d DOWN emails arrived", got, n)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-sink.Received():
-		case <-time.After(100 * time.Millisecond):
-		}
+		return got == n, nil
+	})
+	if err != nil {
+		return err
 	}
 
 	retries := time.Duration(detectConfirm-1) * detectRetryS * time.Second

@@ -269,28 +269,52 @@ func (p *proc) tail() string {
 
 // waitHTTP polls url until it answers 200, the process ends or the timeout passes.
 func waitHTTP(ctx context.Context, p *proc, url string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: time.Second}
-	for {
+	w := wait{every: 20 * time.Millisecond, until: time.Now().Add(timeout), late: func() error {
+		return fmt.Errorf("%s: %s not ready after %s: %s", p.name, url, timeout, p.tail())
+	}}
+	return w.poll(ctx, func() (bool, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
-			return err
+			return false, err
 		}
 		resp, err := client.Do(req)
 		// An answer whose body does not close cleanly is no sign of readiness yet.
 		if err == nil && resp.Body.Close() == nil && resp.StatusCode == http.StatusOK {
-			return nil
+			return true, nil
 		}
 		if ok, perr := p.exited(); ok {
-			return fmt.Errorf("%s exited (%v) before %s answered: %s", p.name, perr, url, p.tail())
+			return false, fmt.Errorf("%s exited (%v) before %s answered: %s", p.name, perr, url, p.tail())
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: %s not ready after %s: %s", p.name, url, timeout, p.tail())
+		return false, nil
+	})
+}
+
+// wait is how the harness waits for something it can only look at: how often it looks, until
+// when, and what it says when that time passes first.
+type wait struct {
+	every time.Duration
+	until time.Time
+	wake  <-chan struct{} // when set, a signal to look again at once
+	late  func() error
+}
+
+// poll asks done now and then at every look, until done holds or fails, ctx ends, or the wait
+// runs out.
+func (w wait) poll(ctx context.Context, done func() (bool, error)) error {
+	for {
+		ok, err := done()
+		if ok || err != nil {
+			return err
+		}
+		if time.Now().After(w.until) {
+			return w.late()
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-w.wake:
+		case <-time.After(w.every):
 		}
 	}
 }

@@ -359,28 +359,28 @@ func (b *bench) schedulerSection(ctx context.Context, s *section) error {
 
 // waitCaughtUp returns when the newest job in the stream went out less than 100 ms late.
 func waitCaughtUp(ctx context.Context, rdb *redis.Client, stream string) (time.Time, error) {
-	deadline := time.Now().Add(3 * time.Minute)
-	for time.Now().Before(deadline) {
+	var at time.Time
+	w := wait{every: 250 * time.Millisecond, until: time.Now().Add(3 * time.Minute), late: func() error {
+		return errors.New("scheduler: did not catch up with its backlog within 3 minutes")
+	}}
+	err := w.poll(ctx, func() (bool, error) {
 		msgs, err := rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
 		if err != nil {
-			return time.Time{}, fmt.Errorf("xrevrange %s: %w", stream, err)
+			return false, fmt.Errorf("xrevrange %s: %w", stream, err)
 		}
 		if len(msgs) == 1 {
 			e, err := parseEntry(msgs[0])
 			if err != nil {
-				return time.Time{}, err
+				return false, err
 			}
 			if e.idMS-e.dueMS < 100 {
-				return time.Now(), nil
+				at = time.Now()
+				return true, nil
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return time.Time{}, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-	return time.Time{}, errors.New("scheduler: did not catch up with its backlog within 3 minutes")
+		return false, nil
+	})
+	return at, err
 }
 
 // xaddBaseline XADDs n job-sized entries to stream in pipelines of 500 and returns entries/s;
@@ -506,26 +506,31 @@ func (b *bench) changeLatency(ctx context.Context, s *section, sr *schedRun, dbU
 			return err
 		}
 		patchTook = append(patchTook, time.Since(t0))
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			if at, ok := sr.appliedAfter(t0); ok {
+		applied := wait{every: 5 * time.Millisecond, until: time.Now().Add(5 * time.Second), late: func() error {
+			return fmt.Errorf("scheduler: change to %s not applied within 5 s", id)
+		}}
+		err := applied.poll(ctx, func() (bool, error) {
+			at, ok := sr.appliedAfter(t0) // the scheduler's log lines
+			if ok {
 				lat = append(lat, at.Sub(t0))
-				break
 			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("scheduler: change to %s not applied within 5 s", id)
-			}
-			time.Sleep(5 * time.Millisecond) // polling the scheduler's log lines
+			return ok, nil
+		})
+		if err != nil {
+			return err
 		}
 		// Wait for the job to be due, then look for it in the stream: it is there once the
 		// scheduler has dispatched it, which on a busy machine may be a while after its due time.
 		time.Sleep(time.Until(time.UnixMilli(due)))
-		found := false
-		for deadline := time.Now().Add(10 * time.Second); !found && time.Now().Before(deadline); {
+		dispatched := wait{every: 50 * time.Millisecond, until: time.Now().Add(10 * time.Second), late: func() error {
+			return fmt.Errorf("scheduler: the job of %s due at %d was not dispatched within 10 s", id, due)
+		}}
+		err = dispatched.poll(ctx, func() (bool, error) {
 			es, err := rd.next(ctx)
 			if err != nil {
-				return err
+				return false, err
 			}
+			found := false
 			for _, e := range es {
 				if e.websiteID == id && e.dueMS == due {
 					found = true
@@ -536,12 +541,10 @@ func (b *bench) changeLatency(ctx context.Context, s *section, sr *schedRun, dbU
 					}
 				}
 			}
-			if !found {
-				time.Sleep(50 * time.Millisecond) // polling the stream for the job
-			}
-		}
-		if !found {
-			return fmt.Errorf("scheduler: the job of %s due at %d was not dispatched within 10 s", id, due)
+			return found, nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	slices.Sort(lat)

@@ -216,29 +216,29 @@ func (b *bench) workerRun(ctx context.Context, label, url string, n, concurrency
 		return m["vigil_checks_total"], procCPU(p.pid())
 	}
 	var samples []sample
-	deadline := start.Add(time.Duration(n/500+60) * time.Second)
-	for {
-		done, cpu := read()
+	var done float64
+	finished := wait{every: 25 * time.Millisecond, until: start.Add(time.Duration(n/500+60) * time.Second), late: func() error {
+		return fmt.Errorf("worker: %v of %d checks after %s (points %v): %s",
+			done, n, time.Since(start).Round(time.Second), last["vigil_tsdb_points_written_total"], p.tail())
+	}}
+	err = finished.poll(ctx, func() (bool, error) {
+		var cpu time.Duration
+		done, cpu = read()
 		samples = append(samples, sample{at: time.Now(), done: done, cpu: cpu, metrics: last,
 			stores: [2]time.Duration{procCPU(redisPID), procCPU(influxPID)}})
 		if done >= float64(n) && last["vigil_tsdb_points_written_total"] >= float64(n) {
 			pending, err := b.st.rdb.XPending(ctx, keys.Checks(benchRegion), queue.Group).Result()
 			if err == nil && pending.Count == 0 {
-				break
+				return true, nil
 			}
 		}
 		if ok, perr := p.exited(); ok {
-			return res, fmt.Errorf("worker exited early (%v): %s", perr, p.tail())
+			return false, fmt.Errorf("worker exited early (%v): %s", perr, p.tail())
 		}
-		if time.Now().After(deadline) {
-			return res, fmt.Errorf("worker: %v of %d checks after %s (points %v): %s",
-				done, n, time.Since(start).Round(time.Second), last["vigil_tsdb_points_written_total"], p.tail())
-		}
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-time.After(25 * time.Millisecond):
-		}
+		return false, nil
+	})
+	if err != nil {
+		return res, err
 	}
 	elapsed := time.Since(start)
 	res.rssKB, res.hwmKB = procMem(p.pid())
