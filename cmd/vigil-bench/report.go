@@ -48,6 +48,15 @@ func (s *section) add(lines ...string)       { s.body = append(s.body, lines...)
 func (s *section) note(lines ...string)      { s.notes = append(s.notes, lines...) }
 func (s *section) setupf(f string, a ...any) { s.setup = append(s.setup, fmt.Sprintf(f, a...)) }
 
+// table starts a markdown table in the body: its header row and the rule under it.
+func (s *section) table(header ...string) {
+	s.row(header...)
+	s.add("|" + strings.Repeat("---|", len(header)))
+}
+
+// row adds a row of cells to the body's table.
+func (s *section) row(cells ...string) { s.add("| " + strings.Join(cells, " | ") + " |") }
+
 func (s *section) check(what, target, measured string, met bool) {
 	s.verdicts = append(s.verdicts, verdict{what: what, target: target, measured: measured, hasTarget: true, met: met})
 }

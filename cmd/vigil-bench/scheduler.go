@@ -60,22 +60,10 @@ func (p *schedPairs) dueIn(at time.Time, within time.Duration, skip map[int]bool
 
 // insert adds websites [from, to) with COPY.
 func (p *schedPairs) insert(ctx context.Context, conn *pgx.Conn, from, to int) error {
-	i := from
-	intervalS := int32(p.periodMS / 1000)
-	_, err := conn.CopyFrom(ctx, pgx.Identifier{"websites"},
-		[]string{"id", "name", "url", "interval_seconds", "timeout_ms"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			if i >= to {
-				return nil, nil
-			}
-			row := []any{p.ids[i], "site-" + strconv.Itoa(i), "https://site-" + strconv.Itoa(i) + ".example/", intervalS, int32(1000)}
-			i++
-			return row, nil
-		}))
-	if err != nil {
-		return fmt.Errorf("copy websites: %w", err)
+	if err := copyWebsites(ctx, conn, p.ids, from, to, int32(p.periodMS/1000), 1000); err != nil {
+		return err
 	}
-	_, err = conn.Exec(ctx, "ANALYZE websites")
+	_, err := conn.Exec(ctx, "ANALYZE websites")
 	return err
 }
 
