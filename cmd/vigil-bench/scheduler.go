@@ -211,7 +211,7 @@ func (b *bench) holdLeaderLock(ctx context.Context, st *sectionStores) (*pgx.Con
 	if err != nil {
 		return nil, err
 	}
-	st.drops = append(st.drops, closeConn(lock))
+	st.closeWith(closeConn(lock))
 	if _, err := lock.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext(current_schema()))`, leaderLockClass); err != nil {
 		return nil, fmt.Errorf("leader lock: %w", err)
 	}

@@ -73,6 +73,10 @@ func (b *bench) openStores(ctx context.Context, section, purpose string, n need)
 	return st, nil
 }
 
+// closeWith adds something the section made on its stores (a connection, a server, a role) to
+// what closeStores closes; it is closed before what was there when it was added.
+func (st *sectionStores) closeWith(drop func() error) { st.drops = append(st.drops, drop) }
+
 // closeStores drops a section's stores in the reverse order of their making.
 func (b *bench) closeStores(st *sectionStores) {
 	for i := len(st.drops) - 1; i >= 0; i-- {
