@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -392,6 +394,38 @@ func loadRoute(ctx context.Context, u, key string, r *routeResult, serial, clien
 	}
 	slices.Sort(r.serial)
 	slices.Sort(r.lats)
+	return nil
+}
+
+// patchWebsite changes a website's fields through the API, as a user would.
+func patchWebsite(ctx context.Context, apiURL, key, id string, fields map[string]any) error {
+	return apiDo(ctx, http.MethodPatch, apiURL+"/websites/"+id, key, fields)
+}
+
+// apiDo sends a JSON request to the API and fails on anything but 2xx.
+func apiDo(ctx context.Context, method, url, key string, body any) (err error) {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	defer func() { err = errors.Join(err, resp.Body.Close()) }()
+	if resp.StatusCode/100 != 2 {
+		msg, err := io.ReadAll(resp.Body)
+		if err != nil {
+			msg = []byte(err.Error())
+		}
+		return fmt.Errorf("%s %s: %s %s", method, url, resp.Status, msg)
+	}
 	return nil
 }
 

@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -29,27 +25,6 @@ const (
 	// SMTP delivery.
 	detectSlack = 2 * time.Second
 )
-
-// flipTarget answers 200 for /d/N until N's outage time, then 503.
-type flipTarget struct {
-	downAt []atomic.Int64 // unix nanos; 0 means up
-	hits   []atomic.Int64 // answers written in full while up
-}
-
-func (f *flipTarget) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/d/"))
-	if err != nil || i < 0 || i >= len(f.downAt) {
-		http.NotFound(w, r)
-		return
-	}
-	if d := f.downAt[i].Load(); d != 0 && time.Now().UnixNano() >= d {
-		http.Error(w, "outage", http.StatusServiceUnavailable)
-		return
-	}
-	if _, err := io.WriteString(w, targetBody); err == nil {
-		f.hits[i].Add(1)
-	}
-}
 
 // trial is one outage and the DOWN email it led to.
 type trial struct {
@@ -93,24 +68,6 @@ func (b *bench) detectionSection(ctx context.Context, s *section) error {
 	}
 	reportDetection(s, trials)
 	return nil
-}
-
-// serveFlipTarget serves a flipTarget for n websites on a loopback address, until the section's
-// stores close.
-func (b *bench) serveFlipTarget(st *sectionStores, n int) (*flipTarget, net.Addr, error) {
-	target := &flipTarget{downAt: make([]atomic.Int64, n), hits: make([]atomic.Int64, n)}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, err
-	}
-	srv := &http.Server{Handler: target, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			b.logf("detection: target: %v", err)
-		}
-	}()
-	st.closeWith(srv.Close)
-	return target, ln.Addr(), nil
 }
 
 // detectPeriod is the detection websites' interval in milliseconds.

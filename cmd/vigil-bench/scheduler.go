@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -577,7 +574,7 @@ func (b *bench) changeLatency(ctx context.Context, s *section, sr *schedRun, dbU
 		id := pairs.ids[i].String()
 		newURL := fmt.Sprintf("http://127.0.0.1:9/changed-%d", trial)
 		t0 := time.Now()
-		if err := apiDo(ctx, http.MethodPatch, apiURL+"/websites/"+id, key, map[string]any{"url": newURL}); err != nil {
+		if err := patchWebsite(ctx, apiURL, key, id, map[string]any{"url": newURL}); err != nil {
 			return err
 		}
 		patchTook = append(patchTook, time.Since(t0))
@@ -629,39 +626,6 @@ func (b *bench) changeLatency(ctx context.Context, s *section, sr *schedRun, dbU
 	s.check("next job after a PATCH carries the change", fmt.Sprintf("%d of %d", b.sz.changeTries, b.sz.changeTries), fmt.Sprintf("%d of %d", carried, b.sz.changeTries), carried == b.sz.changeTries)
 	if len(missed) > 0 {
 		s.note("**Jobs that went out with the old URL after the scheduler had logged the change:** " + strings.Join(missed, "; ") + ". The scheduler logs `applied changes` after it has updated the schedule, so such a job was encoded before the change, or a change notification of another website was taken for this one.")
-	}
-	return nil
-}
-
-func medianOf(ds []time.Duration) time.Duration {
-	c := slices.Clone(ds)
-	slices.Sort(c)
-	return percentile(c, 0.5)
-}
-
-// apiDo sends a JSON request to the API and fails on anything but 2xx.
-func apiDo(ctx context.Context, method, url, key string, body any) (err error) {
-	raw, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(raw))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, url, err)
-	}
-	defer func() { err = errors.Join(err, resp.Body.Close()) }()
-	if resp.StatusCode/100 != 2 {
-		msg, err := io.ReadAll(resp.Body)
-		if err != nil {
-			msg = []byte(err.Error())
-		}
-		return fmt.Errorf("%s %s: %s %s", method, url, resp.Status, msg)
 	}
 	return nil
 }

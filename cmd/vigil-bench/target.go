@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -81,6 +83,45 @@ func targetHandler(delay time.Duration, cut *atomic.Int64) http.Handler {
 			cut.Add(1)
 		}
 	})
+}
+
+// flipTarget answers 200 for /d/N until N's outage time, then 503.
+type flipTarget struct {
+	downAt []atomic.Int64 // unix nanos; 0 means up
+	hits   []atomic.Int64 // answers written in full while up
+}
+
+func (f *flipTarget) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/d/"))
+	if err != nil || i < 0 || i >= len(f.downAt) {
+		http.NotFound(w, r)
+		return
+	}
+	if d := f.downAt[i].Load(); d != 0 && time.Now().UnixNano() >= d {
+		http.Error(w, "outage", http.StatusServiceUnavailable)
+		return
+	}
+	if _, err := io.WriteString(w, targetBody); err == nil {
+		f.hits[i].Add(1)
+	}
+}
+
+// serveFlipTarget serves a flipTarget for n websites on a loopback address, until the section's
+// stores close.
+func (b *bench) serveFlipTarget(st *sectionStores, n int) (*flipTarget, net.Addr, error) {
+	target := &flipTarget{downAt: make([]atomic.Int64, n), hits: make([]atomic.Int64, n)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := &http.Server{Handler: target, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			b.logf("detection: target: %v", err)
+		}
+	}()
+	st.closeWith(srv.Close)
+	return target, ln.Addr(), nil
 }
 
 // loopResult is what the bare loop reports, as JSON on stdout.
