@@ -19,7 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
-	tsdb "github.com/vigil-monitor/vigil/pkg/influxdb" // the alias goes once issue 12's bench split lands
+	"github.com/vigil-monitor/vigil/pkg/influxdb"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/queue"
 )
@@ -168,7 +168,7 @@ func apiResult(id string, at time.Time, k int) monitor.Result {
 		Phases: monitor.Phases{DNS: time.Millisecond, Connect: 5 * time.Millisecond, TTFB: total - 10*time.Millisecond, Total: total}}
 }
 
-// writeAPIResults writes results in the worker's own line protocol (tsdb.Line), 5,000 lines a
+// writeAPIResults writes results in the worker's own line protocol (influxdb.Line), 5,000 lines a
 // request: the last 5 minutes of every website, and a series at one a minute for the first.
 // It returns the points InfluxDB then counts.
 func (b *bench) writeAPIResults(ctx context.Context, db string, ids []uuid.UUID, now time.Time, seriesPoints int) (int64, error) {
@@ -183,7 +183,7 @@ func (b *bench) writeAPIResults(ctx context.Context, db string, ids []uuid.UUID,
 		return err
 	}
 	add := func(r monitor.Result) error {
-		lines = append(lines, tsdb.Line(r))
+		lines = append(lines, influxdb.Line(r))
 		if len(lines) < 5000 {
 			return nil
 		}
@@ -237,7 +237,7 @@ func (b *bench) writePairStates(ctx context.Context, st *sectionStores, ids []uu
 // describeAPI says how the section was run.
 func (b *bench) describeAPI(s *section, p *apiPlan, points int64) {
 	sz := b.sz
-	s.setupf("the real `bin/api` on a database of its own with %s websites (COPY) and an InfluxDB database of its own holding %s points written in the worker's line protocol (`tsdb.Line`): the last 5 minutes of every website, and %d days at one check a minute for one website in one region; each pair's latest check in a Redis prefix of its own (`VIGIL_REDIS_PREFIX`), written by the worker's own completion script (`queue.StateStore.Complete`), which GET /monitor reads",
+	s.setupf("the real `bin/api` on a database of its own with %s websites (COPY) and an InfluxDB database of its own holding %s points written in the worker's line protocol (`influxdb.Line`): the last 5 minutes of every website, and %d days at one check a minute for one website in one region; each pair's latest check in a Redis prefix of its own (`VIGIL_REDIS_PREFIX`), written by the worker's own completion script (`queue.StateStore.Complete`), which GET /monitor reads",
 		fmtInt(float64(sz.websites)), fmtInt(float64(points)), sz.seriesDays)
 	s.setupf("each route: %d sequential requests first (the latency without load), then %d clients in closed loops (keep-alive connections, each sends its next request when the last is answered) for %s; p50/p99 over every request of the loaded run", sz.apiSerialRuns, sz.apiClients, sz.apiPerRoute)
 	s.setupf("the series and uptime routes are served through the API's answer cache (`VIGIL_API_CACHE_TTL`, default %s: an answer is kept that long per website, days and region, and concurrent requests for an answer not kept share one InfluxDB query); they are measured twice: on a first `bin/api` with `VIGIL_API_CACHE_TTL=0s` (cold: every request queries InfluxDB, as the first request for an answer does), then on the default one (warm), whose loaded run lasts %s%s", apiCacheTTL, p.cachedFor, map[bool]string{true: ", longer than the TTL, so that it includes an expiry"}[p.cachedFor > apiCacheTTL])
