@@ -17,12 +17,9 @@ import (
 
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/queue"
+	"github.com/vigil-monitor/vigil/pkg/postgres"
 	"github.com/vigil-monitor/vigil/pkg/scheduler"
 )
-
-// leaderLockClass is the scheduler's advisory lock class (pkg/scheduler/leader.go): holding
-// the lock from the harness keeps a scheduler a standby, which loads and waits.
-const leaderLockClass = int32(0x56475343)
 
 // schedPairs is the website set of the scheduler section: ids known to the harness, so that it
 // can compute every pair's due times (monitor.Phase) and pick websites due at a given moment.
@@ -209,7 +206,7 @@ func (b *bench) holdLeaderLock(ctx context.Context, st *sectionStores) (*pgx.Con
 		return nil, err
 	}
 	st.closeWith(closeConn(lock))
-	if _, err := lock.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext(current_schema()))`, leaderLockClass); err != nil {
+	if _, err := lock.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext(current_schema()))`, postgres.SchedulerLease); err != nil {
 		return nil, fmt.Errorf("leader lock: %w", err)
 	}
 	return lock, nil
@@ -297,7 +294,7 @@ func (b *bench) takeOver(ctx context.Context, main *schedRun, lock *pgx.Conn, st
 	var redis0 time.Duration
 	to.cpu0, redis0 = procCPU(main.p.pid()), procCPU(redisPID)
 	to.released = time.Now()
-	if _, err := lock.Exec(ctx, `SELECT pg_advisory_unlock($1, hashtext(current_schema()))`, leaderLockClass); err != nil {
+	if _, err := lock.Exec(ctx, `SELECT pg_advisory_unlock($1, hashtext(current_schema()))`, postgres.SchedulerLease); err != nil {
 		return to, fmt.Errorf("leader unlock: %w", err)
 	}
 	var err error
