@@ -67,23 +67,11 @@ func (a API) Validate() error {
 
 // AllowTargetPrefixes returns VIGIL_ALLOW_TARGETS parsed; Validate has already refused a bad
 // value.
-func (a API) AllowTargetPrefixes() []netip.Prefix {
-	p, err := ParseAllowTargets(a.AllowTargets)
-	if err != nil {
-		return nil
-	}
-	return p
-}
+func (a API) AllowTargetPrefixes() []netip.Prefix { return validPrefixes(a.AllowTargets) }
 
 // TrustedProxyPrefixes returns VIGIL_TRUSTED_PROXIES parsed; Validate has already refused a
 // bad value.
-func (a API) TrustedProxyPrefixes() []netip.Prefix {
-	p, err := ParseAllowTargets(a.TrustedProxies)
-	if err != nil {
-		return nil
-	}
-	return p
-}
+func (a API) TrustedProxyPrefixes() []netip.Prefix { return validPrefixes(a.TrustedProxies) }
 
 // ParseAllowTargets parses a comma-separated list of CIDR prefixes or bare addresses
 // ("127.0.0.0/8, 10.1.2.3, fd12::/16"), ignoring empty entries.

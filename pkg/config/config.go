@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
+	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -110,4 +113,28 @@ func collectHelp(t reflect.Type, into map[string]string) {
 		}
 		collectHelp(f.Type, into)
 	}
+}
+
+// validPrefixes parses a list of prefixes that Validate has already checked, so an error cannot
+// happen here; it yields no prefixes rather than a partial list.
+func validPrefixes(s string) []netip.Prefix {
+	p, err := ParseAllowTargets(s)
+	if err != nil {
+		return nil
+	}
+	return p
+}
+
+// consumerName is the configured consumer name, or hostname-pid, which is unique per process
+// and lets an operator tell from XINFO CONSUMERS which host holds a pending entry; role stands
+// in for a host with no name.
+func consumerName(configured, role string) string {
+	if configured != "" {
+		return configured
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = role
+	}
+	return host + "-" + strconv.Itoa(os.Getpid())
 }

@@ -6,8 +6,6 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -96,22 +94,7 @@ func (n Notifier) DefaultEmails() []string {
 
 // AllowTargetPrefixes returns VIGIL_ALLOW_TARGETS parsed; Validate has already refused a bad
 // value.
-func (n Notifier) AllowTargetPrefixes() []netip.Prefix {
-	p, err := ParseAllowTargets(n.AllowTargets)
-	if err != nil {
-		return nil
-	}
-	return p
-}
+func (n Notifier) AllowTargetPrefixes() []netip.Prefix { return validPrefixes(n.AllowTargets) }
 
 // ConsumerName is the configured consumer name, or hostname-pid.
-func (n Notifier) ConsumerName() string {
-	if n.Consumer != "" {
-		return n.Consumer
-	}
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "notifier"
-	}
-	return host + "-" + strconv.Itoa(os.Getpid())
-}
+func (n Notifier) ConsumerName() string { return consumerName(n.Consumer, "notifier") }

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"strconv"
 	"time"
 )
 
@@ -61,23 +59,8 @@ func (w Worker) RequireRegion() error {
 
 // AllowTargetPrefixes returns VIGIL_ALLOW_TARGETS parsed; Validate has already refused a bad
 // value.
-func (w Worker) AllowTargetPrefixes() []netip.Prefix {
-	p, err := ParseAllowTargets(w.AllowTargets)
-	if err != nil {
-		return nil
-	}
-	return p
-}
+func (w Worker) AllowTargetPrefixes() []netip.Prefix { return validPrefixes(w.AllowTargets) }
 
 // ConsumerName is the configured consumer name, or hostname-pid, which is unique per process
 // and lets an operator tell from XINFO CONSUMERS which host holds a pending job.
-func (w Worker) ConsumerName() string {
-	if w.Consumer != "" {
-		return w.Consumer
-	}
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "worker"
-	}
-	return host + "-" + strconv.Itoa(os.Getpid())
-}
+func (w Worker) ConsumerName() string { return consumerName(w.Consumer, "worker") }

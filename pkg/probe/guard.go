@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vigil-monitor/vigil/pkg/config"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 )
 
@@ -121,30 +122,15 @@ func (g *Guard) Allowed() []netip.Prefix { return append([]netip.Prefix(nil), g.
 
 // ParseAllowList parses VIGIL_ALLOW_TARGETS: a comma-separated list of CIDR prefixes or bare
 // addresses ("127.0.0.0/8, 10.1.2.3, fd12::/16"). Empty entries are ignored.
+// The syntax is config.ParseAllowTargets', which checks the variable at start; the prefixes
+// come back in the form the guard matches.
 func ParseAllowList(s string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		var p netip.Prefix
-		if strings.Contains(part, "/") {
-			var err error
-			if p, err = netip.ParsePrefix(part); err != nil {
-				return nil, fmt.Errorf("probe: allow list entry %q: %w", part, err)
-			}
-		} else {
-			a, err := netip.ParseAddr(part)
-			if err != nil {
-				return nil, fmt.Errorf("probe: allow list entry %q: %w", part, err)
-			}
-			if a.Zone() != "" {
-				return nil, fmt.Errorf("probe: allow list entry %q: zones are not allowed", part)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		out = append(out, normalizePrefix(p))
+	out, err := config.ParseAllowTargets(s)
+	if err != nil {
+		return nil, fmt.Errorf("probe: allow list: %w", err)
+	}
+	for i, p := range out {
+		out[i] = normalizePrefix(p)
 	}
 	return out, nil
 }
