@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -22,20 +20,7 @@ import (
 // downtimeParams reads ?days= (default 1, 1..365) and ?region= (optional; any region name, so
 // that the periods of a region the website no longer uses stay reachable).
 func downtimeParams(c echo.Context) (days int, region string, err error) {
-	f := fieldErrors{}
-	days = 1
-	if raw := c.QueryParam("days"); raw != "" {
-		n, convErr := strconv.Atoi(raw)
-		if convErr != nil || n < 1 || n > influxdb.MaxDays {
-			f.add("days", fmt.Sprintf("must be an integer between 1 and %d", influxdb.MaxDays))
-		}
-		days = n
-	}
-	region = c.QueryParam("region")
-	if region != "" && !influxdb.ValidRegion(region) {
-		f.add("region", "is not a region name")
-	}
-	return days, region, f.err()
+	return rangeParams(c, influxdb.ValidRegion, "is not a region name")
 }
 
 // downtimeResponse is GET /monitor/:id/downtime: the regional downtime periods that overlap

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +34,39 @@ func newListResponse[T any](items []T, next *postgres.Cursor) listResponse[T] {
 		items = []T{}
 	}
 	return listResponse[T]{Items: items, NextCursor: encodeCursor(next)}
+}
+
+// listFunc fetches one page of a list: its items and the cursor of the next page (nil at the
+// end), as the postgres stores' List methods do.
+type listFunc[T any] func(context.Context, postgres.ListParams) ([]T, *postgres.Cursor, error)
+
+// listPage answers a list route: it reads the list parameters (422), fetches the page and
+// writes the envelope.
+func listPage[T any](c echo.Context, list listFunc[T]) error {
+	p, err := listParams(c)
+	if err != nil {
+		return err
+	}
+	items, next, err := list(c.Request().Context(), p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, newListResponse(items, next))
+}
+
+// getByID answers GET /<collection>/:id with what get finds (404 when nothing).
+func getByID[T any](c echo.Context, get func(ctx context.Context, id string) (T, error)) error {
+	v, err := get(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// created answers 201 with the new resource and its address in Location.
+func created(c echo.Context, location string, v any) error {
+	c.Response().Header().Set(echo.HeaderLocation, location)
+	return c.JSON(http.StatusCreated, v)
 }
 
 // listParams reads ?limit=, ?cursor= and ?q=, answering 422 on the one at fault.

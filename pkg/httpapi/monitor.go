@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -41,23 +42,23 @@ func (s *Server) needChecks() error {
 // listMonitor handles GET /monitor?limit=&cursor=&q=: every website, a page at a time, in the
 // order of GET /websites, with its latest checks.
 func (s *Server) listMonitor(c echo.Context) error {
-	p, err := listParams(c)
-	if err != nil {
-		return err
+	return listPage(c, websiteViews(s, s.views.Monitor))
+}
+
+// websiteViews lists a page of websites, in the order of GET /websites, and turns it into
+// view's items; without InfluxDB it answers 503 (after the list parameters have had their say).
+func websiteViews[T any](s *Server, view func(context.Context, []postgres.Website) ([]T, error)) listFunc[T] {
+	return func(ctx context.Context, p postgres.ListParams) ([]T, *postgres.Cursor, error) {
+		if err := s.needChecks(); err != nil {
+			return nil, nil, err
+		}
+		sites, next, err := s.websites.List(ctx, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		items, err := view(ctx, sites)
+		return items, next, err
 	}
-	if err := s.needChecks(); err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	sites, next, err := s.websites.List(ctx, p)
-	if err != nil {
-		return err
-	}
-	items, err := s.views.Monitor(ctx, sites)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, newListResponse(items, next))
 }
 
 // rangeQuery is what GET /monitor/:id and /monitor/:id/breakdown read from their request.
@@ -86,6 +87,13 @@ func (s *Server) rangeQuery(c echo.Context) (rangeQuery, error) {
 // seriesParams reads ?days= (default 1, 1..365) and ?region= (optional; one of the website's
 // regions), answering 422 on the one at fault.
 func seriesParams(c echo.Context, w postgres.Website) (days int, region string, err error) {
+	known := func(r string) bool { return influxdb.ValidRegion(r) && slices.Contains(w.Regions, r) }
+	return rangeParams(c, known, "is not one of the website's regions")
+}
+
+// rangeParams reads ?days= (default 1, 1..365) and ?region= (optional; refused with unknown
+// when known says no), answering 422 on the one at fault.
+func rangeParams(c echo.Context, known func(region string) bool, unknown string) (days int, region string, err error) {
 	f := fieldErrors{}
 	days = 1
 	if raw := c.QueryParam("days"); raw != "" {
@@ -96,8 +104,8 @@ func seriesParams(c echo.Context, w postgres.Website) (days int, region string, 
 		days = n
 	}
 	region = c.QueryParam("region")
-	if region != "" && (!influxdb.ValidRegion(region) || !slices.Contains(w.Regions, region)) {
-		f.add("region", "is not one of the website's regions")
+	if region != "" && !known(region) {
+		f.add("region", unknown)
 	}
 	return days, region, f.err()
 }
@@ -186,21 +194,5 @@ func (s *Server) getUptime(c echo.Context) error {
 // apiStatus handles GET /api/status?limit=&cursor=&q=: for every website, a page at a time, its
 // current status, uptime, latest response and check counts.
 func (s *Server) apiStatus(c echo.Context) error {
-	p, err := listParams(c)
-	if err != nil {
-		return err
-	}
-	if err := s.needChecks(); err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	sites, next, err := s.websites.List(ctx, p)
-	if err != nil {
-		return err
-	}
-	items, err := s.views.Summaries(ctx, sites)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, newListResponse(items, next))
+	return listPage(c, websiteViews(s, s.views.Summaries))
 }

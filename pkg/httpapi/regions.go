@@ -51,31 +51,14 @@ func (s *Server) createRegion(c echo.Context) error {
 	if err != nil {
 		return nameTaken(err, name)
 	}
-	c.Response().Header().Set(echo.HeaderLocation, "/regions/"+r.ID)
-	return c.JSON(http.StatusCreated, r)
+	return created(c, "/regions/"+r.ID, r)
 }
 
 // listRegions handles GET /regions?limit=&cursor=&q=.
-func (s *Server) listRegions(c echo.Context) error {
-	p, err := listParams(c)
-	if err != nil {
-		return err
-	}
-	items, next, err := s.regions.List(c.Request().Context(), p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, newListResponse(items, next))
-}
+func (s *Server) listRegions(c echo.Context) error { return listPage(c, s.regions.List) }
 
 // getRegion handles GET /regions/:id.
-func (s *Server) getRegion(c echo.Context) error {
-	r, err := s.regions.Get(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, r)
-}
+func (s *Server) getRegion(c echo.Context) error { return getByID(c, s.regions.Get) }
 
 // updateRegion handles PATCH /regions/:id (a rename).
 func (s *Server) updateRegion(c echo.Context) error {

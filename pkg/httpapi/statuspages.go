@@ -108,31 +108,14 @@ func (s *Server) createStatusPage(c echo.Context) error {
 	if err != nil {
 		return slugTaken(err)
 	}
-	c.Response().Header().Set(echo.HeaderLocation, "/status-pages/"+out.ID)
-	return c.JSON(http.StatusCreated, out)
+	return created(c, "/status-pages/"+out.ID, out)
 }
 
 // listStatusPages handles GET /status-pages?limit=&cursor=&q=.
-func (s *Server) listStatusPages(c echo.Context) error {
-	p, err := listParams(c)
-	if err != nil {
-		return err
-	}
-	items, next, err := s.statusPages().List(c.Request().Context(), p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, newListResponse(items, next))
-}
+func (s *Server) listStatusPages(c echo.Context) error { return listPage(c, s.statusPages().List) }
 
 // getStatusPage handles GET /status-pages/:id.
-func (s *Server) getStatusPage(c echo.Context) error {
-	p, err := s.statusPages().Get(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, p)
-}
+func (s *Server) getStatusPage(c echo.Context) error { return getByID(c, s.statusPages().Get) }
 
 // updateStatusPage handles PATCH /status-pages/:id: the fields sent change (groups as a
 // whole), the others stay.

@@ -29,31 +29,14 @@ func (s *Server) createWebsite(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set(echo.HeaderLocation, "/websites/"+out.ID)
-	return c.JSON(http.StatusCreated, out)
+	return created(c, "/websites/"+out.ID, out)
 }
 
 // listWebsites handles GET /websites?limit=&cursor=&q=.
-func (s *Server) listWebsites(c echo.Context) error {
-	p, err := listParams(c)
-	if err != nil {
-		return err
-	}
-	items, next, err := s.websites.List(c.Request().Context(), p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, newListResponse(items, next))
-}
+func (s *Server) listWebsites(c echo.Context) error { return listPage(c, s.websites.List) }
 
 // getWebsite handles GET /websites/:id.
-func (s *Server) getWebsite(c echo.Context) error {
-	w, err := s.websites.Get(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, w)
-}
+func (s *Server) getWebsite(c echo.Context) error { return getByID(c, s.websites.Get) }
 
 // updateWebsite handles PATCH /websites/:id: the fields sent change, null resets a field to
 // its default, the others stay. The result is validated as a whole, under the row lock.
