@@ -29,12 +29,8 @@ func (s *AlertStore) InTx(ctx context.Context, fn func(tx *AlertTx) error) error
 // OpenWebsiteIDs lists the websites with an open incident or an open regional downtime: the
 // ones a configuration change can leave open for ever.
 func (s *AlertStore) OpenWebsiteIDs(ctx context.Context) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT website_id FROM incidents WHERE ended_at IS NULL
+	ids, err := collectStrings(ctx, s.pool, `SELECT website_id FROM incidents WHERE ended_at IS NULL
 		UNION SELECT website_id FROM region_downtimes WHERE ended_at IS NULL`)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: open websites: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open websites: %w", err)
 	}

@@ -1,8 +1,12 @@
 package postgres
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Cursor is a position in a list ordered by (created_at, id): the last row of the previous
@@ -27,6 +31,55 @@ type ListParams struct {
 func likePattern(q string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return "%" + r.Replace(q) + "%"
+}
+
+// createdList is a list in creation order, read a page at a time after a (created_at, id)
+// cursor, whose ?q= keeps the rows where one of the match columns contains it.
+type createdList[T any] struct {
+	what  string   // the list, in errors: "websites"
+	from  string   // SELECT <columns> FROM <table> [alias]
+	alias string   // the alias and its dot ("w."), or "" for none
+	match []string // the columns ?q= searches
+	scan  func(pgx.Row) (T, error)
+	key   func(T) Cursor
+}
+
+// page reads the page p asks for, and the cursor of the next one (nil at the end).
+func (l createdList[T]) page(ctx context.Context, q querier, p ListParams) ([]T, *Cursor, error) {
+	sql, args := l.from+` WHERE true`, []any{}
+	if p.After != nil {
+		args = append(args, p.After.CreatedAt, p.After.ID)
+		sql += fmt.Sprintf(` AND (%[1]screated_at, %[1]sid) > ($%[2]d, $%[3]d)`, l.alias, len(args)-1, len(args))
+	}
+	if p.Query != "" {
+		args = append(args, likePattern(p.Query))
+		conds := make([]string, len(l.match))
+		for i, col := range l.match {
+			conds[i] = fmt.Sprintf(`%s%s ILIKE $%d`, l.alias, col, len(args))
+		}
+		sql += ` AND (` + strings.Join(conds, ` OR `) + `)`
+	}
+	args = append(args, p.Limit+1)
+	sql += fmt.Sprintf(` ORDER BY %[1]screated_at, %[1]sid LIMIT $%[2]d`, l.alias, len(args))
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: list %s: %w", l.what, err)
+	}
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return l.scan(row) })
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: list %s: %w", l.what, err)
+	}
+	items, next := nextCursor(items, p.Limit, l.key)
+	return items, next, nil
+}
+
+// collectStrings runs a query of one text column and returns its values.
+func collectStrings(ctx context.Context, q querier, sql string, args ...any) ([]string, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // nextCursor returns the cursor after the last of rows if the query found more than limit rows

@@ -31,20 +31,25 @@ func scanRegion(row pgx.Row) (monitor.Region, error) {
 
 // Create adds a region. A name that is taken is monitor.ErrConflict.
 func (s *RegionStore) Create(ctx context.Context, name string) (monitor.Region, error) {
-	var r monitor.Region
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		r, err = scanRegion(tx.QueryRow(ctx,
-			`INSERT INTO regions (name) VALUES ($1) RETURNING `+regionColumns, name))
-		if err != nil {
-			return translate(err)
-		}
-		return notifyMonitors(ctx, tx, NotifyAll)
-	})
+	r, err := s.write(ctx, `INSERT INTO regions (name) VALUES ($1)`, name)
 	if err != nil {
 		return monitor.Region{}, fmt.Errorf("postgres: create region %q: %w", name, err)
 	}
 	return r, nil
+}
+
+// write runs an INSERT or UPDATE of one region and tells the scheduler, whose pairs follow
+// region names, in one transaction; it returns the row as written.
+func (s *RegionStore) write(ctx context.Context, sql string, args ...any) (monitor.Region, error) {
+	var r monitor.Region
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if r, err = scanRegion(tx.QueryRow(ctx, sql+` RETURNING `+regionColumns, args...)); err != nil {
+			return translate(err)
+		}
+		return notifyMonitors(ctx, tx, NotifyAll)
+	})
+	return r, err
 }
 
 // Get returns one region.
@@ -62,42 +67,17 @@ func (s *RegionStore) Get(ctx context.Context, id string) (monitor.Region, error
 // List returns one page of regions in creation order, and the cursor of the next page (nil at
 // the end).
 func (s *RegionStore) List(ctx context.Context, p ListParams) ([]monitor.Region, *Cursor, error) {
-	q := `SELECT ` + regionColumns + ` FROM regions WHERE true`
-	args := []any{}
-	if p.After != nil {
-		args = append(args, p.After.CreatedAt, p.After.ID)
-		q += fmt.Sprintf(` AND (created_at, id) > ($%d, $%d)`, len(args)-1, len(args))
-	}
-	if p.Query != "" {
-		args = append(args, likePattern(p.Query))
-		q += fmt.Sprintf(` AND name ILIKE $%d`, len(args))
-	}
-	args = append(args, p.Limit+1)
-	q += fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d`, len(args))
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("postgres: list regions: %w", err)
-	}
-	regions, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (monitor.Region, error) {
-		return scanRegion(row)
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("postgres: list regions: %w", err)
-	}
-	regions, next := nextCursor(regions, p.Limit, func(r monitor.Region) Cursor {
-		return Cursor{CreatedAt: r.CreatedAt, ID: r.ID}
-	})
-	return regions, next, nil
+	return createdList[monitor.Region]{
+		what: "regions", from: `SELECT ` + regionColumns + ` FROM regions`,
+		match: []string{"name"}, scan: scanRegion,
+		key: func(r monitor.Region) Cursor { return Cursor{CreatedAt: r.CreatedAt, ID: r.ID} },
+	}.page(ctx, s.pool, p)
 }
 
 // Names returns the name of every region, for the scheduler's sweep of Redis keys left by
 // deleted regions. Regions are few, so they are read in one query.
 func (s *RegionStore) Names(ctx context.Context) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT name FROM regions`)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: region names: %w", err)
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	names, err := collectStrings(ctx, s.pool, `SELECT name FROM regions`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: region names: %w", err)
 	}
@@ -109,16 +89,7 @@ func (s *RegionStore) Rename(ctx context.Context, id, name string) (monitor.Regi
 	if !validID(id) {
 		return monitor.Region{}, fmt.Errorf("postgres: rename region %q: %w", id, monitor.ErrNotFound)
 	}
-	var r monitor.Region
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		r, err = scanRegion(tx.QueryRow(ctx,
-			`UPDATE regions SET name = $2, updated_at = now() WHERE id = $1 RETURNING `+regionColumns, id, name))
-		if err != nil {
-			return translate(err)
-		}
-		return notifyMonitors(ctx, tx, NotifyAll)
-	})
+	r, err := s.write(ctx, `UPDATE regions SET name = $2, updated_at = now() WHERE id = $1`, id, name)
 	if err != nil {
 		return monitor.Region{}, fmt.Errorf("postgres: rename region %s: %w", id, err)
 	}

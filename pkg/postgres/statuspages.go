@@ -72,10 +72,7 @@ func (s *StatusPageStore) Create(ctx context.Context, p StatusPage) (StatusPage,
 		if err != nil {
 			return translate(err)
 		}
-		if err := writeGroups(ctx, tx, id, p.Groups); err != nil {
-			return err
-		}
-		out, err = getStatusPage(ctx, tx, `p.id = $1`, id)
+		out, err = saveGroups(ctx, tx, id, p.Groups)
 		return err
 	})
 	if err != nil {
@@ -165,11 +162,7 @@ func writeGroups(ctx context.Context, tx pgx.Tx, pageID string, groups []StatusP
 	}
 	if len(all) > 0 {
 		// FOR KEY SHARE keeps the websites from being deleted before this transaction commits.
-		rows, err := tx.Query(ctx, `SELECT id::text FROM websites WHERE id = ANY($1::uuid[]) FOR KEY SHARE`, all)
-		if err != nil {
-			return fmt.Errorf("find websites: %w", err)
-		}
-		found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		found, err := collectStrings(ctx, tx, `SELECT id::text FROM websites WHERE id = ANY($1::uuid[]) FOR KEY SHARE`, all)
 		if err != nil {
 			return fmt.Errorf("find websites: %w", err)
 		}
@@ -193,36 +186,30 @@ func writeGroups(ctx context.Context, tx pgx.Tx, pageID string, groups []StatusP
 	return nil
 }
 
+// saveGroups writes a page's groups and reads the page back, inside tx.
+func saveGroups(ctx context.Context, tx pgx.Tx, id string, groups []StatusPageGroup) (StatusPage, error) {
+	if err := writeGroups(ctx, tx, id, groups); err != nil {
+		return StatusPage{}, err
+	}
+	return getStatusPage(ctx, tx, `p.id = $1`, id)
+}
+
 // List returns one page of status pages in creation order, and the cursor of the next page (nil
 // at the end). Query matches the slug or the title.
 func (s *StatusPageStore) List(ctx context.Context, p ListParams) ([]StatusPage, *Cursor, error) {
-	q := `SELECT ` + statusPageColumns + ` FROM status_pages p WHERE true`
-	args := []any{}
-	if p.After != nil {
-		args = append(args, p.After.CreatedAt, p.After.ID)
-		q += fmt.Sprintf(` AND (p.created_at, p.id) > ($%d, $%d)`, len(args)-1, len(args))
-	}
-	if p.Query != "" {
-		args = append(args, likePattern(p.Query))
-		q += fmt.Sprintf(` AND (p.slug ILIKE $%[1]d OR p.title ILIKE $%[1]d)`, len(args))
-	}
-	args = append(args, p.Limit+1)
-	q += fmt.Sprintf(` ORDER BY p.created_at, p.id LIMIT $%d`, len(args))
-	rows, err := s.pool.Query(ctx, q, args...)
+	pages, next, err := createdList[StatusPage]{
+		what: "status pages", from: `SELECT ` + statusPageColumns + ` FROM status_pages p`, alias: "p.",
+		match: []string{"slug", "title"},
+		scan: func(row pgx.Row) (StatusPage, error) {
+			var p StatusPage
+			err := row.Scan(&p.ID, &p.Slug, &p.Title, &p.Description, &p.ShowURLs, &p.CreatedAt, &p.UpdatedAt)
+			return p, err
+		},
+		key: func(p StatusPage) Cursor { return Cursor{CreatedAt: p.CreatedAt, ID: p.ID} },
+	}.page(ctx, s.pool, p)
 	if err != nil {
-		return nil, nil, fmt.Errorf("postgres: list status pages: %w", err)
+		return nil, nil, err
 	}
-	pages, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (StatusPage, error) {
-		var p StatusPage
-		err := row.Scan(&p.ID, &p.Slug, &p.Title, &p.Description, &p.ShowURLs, &p.CreatedAt, &p.UpdatedAt)
-		return p, err
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("postgres: list status pages: %w", err)
-	}
-	pages, next := nextCursor(pages, p.Limit, func(p StatusPage) Cursor {
-		return Cursor{CreatedAt: p.CreatedAt, ID: p.ID}
-	})
 	ids := make([]string, len(pages))
 	for i, p := range pages {
 		ids[i] = p.ID
@@ -263,10 +250,7 @@ func (s *StatusPageStore) Update(ctx context.Context, id string, change func(*St
 		if err != nil {
 			return translate(err)
 		}
-		if err := writeGroups(ctx, tx, id, p.Groups); err != nil {
-			return err
-		}
-		out, err = getStatusPage(ctx, tx, `p.id = $1`, id)
+		out, err = saveGroups(ctx, tx, id, p.Groups)
 		return err
 	})
 	if err != nil {

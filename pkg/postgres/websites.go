@@ -91,21 +91,29 @@ func (s *WebsiteStore) Create(ctx context.Context, w Website) (Website, error) {
 		if err != nil {
 			return translate(err)
 		}
-		if err := writeRegions(ctx, tx, id, w); err != nil {
-			return err
-		}
-		if err := writeWebhookSecrets(ctx, tx, id, w); err != nil {
-			return err
-		}
-		if out, err = getWebsite(ctx, tx, id, false); err != nil {
-			return err
-		}
-		return notifyMonitors(ctx, tx, id)
+		out, err = saveWebsiteRest(ctx, tx, id, w)
+		return err
 	})
 	if err != nil {
 		return Website{}, fmt.Errorf("postgres: create website: %w", err)
 	}
 	return out, nil
+}
+
+// saveWebsiteRest writes what a website keeps beside its row (its regions and webhook
+// secrets), reads the website back and tells the scheduler, all inside tx.
+func saveWebsiteRest(ctx context.Context, tx pgx.Tx, id string, w Website) (Website, error) {
+	if err := writeRegions(ctx, tx, id, w); err != nil {
+		return Website{}, err
+	}
+	if err := writeWebhookSecrets(ctx, tx, id, w); err != nil {
+		return Website{}, err
+	}
+	out, err := getWebsite(ctx, tx, id, false)
+	if err != nil {
+		return Website{}, err
+	}
+	return out, notifyMonitors(ctx, tx, id)
 }
 
 // Get returns one website.
@@ -142,32 +150,11 @@ func getWebsite(ctx context.Context, q querier, id string, forUpdate bool) (Webs
 // List returns one page of websites in creation order, and the cursor of the next page (nil at
 // the end). Query matches the name or the URL.
 func (s *WebsiteStore) List(ctx context.Context, p ListParams) ([]Website, *Cursor, error) {
-	q := `SELECT ` + websiteColumns + ` FROM websites w WHERE true`
-	args := []any{}
-	if p.After != nil {
-		args = append(args, p.After.CreatedAt, p.After.ID)
-		q += fmt.Sprintf(` AND (w.created_at, w.id) > ($%d, $%d)`, len(args)-1, len(args))
-	}
-	if p.Query != "" {
-		args = append(args, likePattern(p.Query))
-		q += fmt.Sprintf(` AND (w.name ILIKE $%[1]d OR w.url ILIKE $%[1]d)`, len(args))
-	}
-	args = append(args, p.Limit+1)
-	q += fmt.Sprintf(` ORDER BY w.created_at, w.id LIMIT $%d`, len(args))
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("postgres: list websites: %w", err)
-	}
-	websites, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Website, error) {
-		return scanWebsite(row)
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("postgres: list websites: %w", err)
-	}
-	websites, next := nextCursor(websites, p.Limit, func(w Website) Cursor {
-		return Cursor{CreatedAt: w.CreatedAt, ID: w.ID}
-	})
-	return websites, next, nil
+	return createdList[Website]{
+		what: "websites", from: `SELECT ` + websiteColumns + ` FROM websites w`, alias: "w.",
+		match: []string{"name", "url"}, scan: scanWebsite,
+		key: func(w Website) Cursor { return Cursor{CreatedAt: w.CreatedAt, ID: w.ID} },
+	}.page(ctx, s.pool, p)
 }
 
 // Update changes a website under a row lock: it reads the website, lets change modify it (and
@@ -201,16 +188,8 @@ func (s *WebsiteStore) Update(ctx context.Context, id string, change func(*Websi
 		if err != nil {
 			return translate(err)
 		}
-		if err := writeRegions(ctx, tx, id, w); err != nil {
-			return err
-		}
-		if err := writeWebhookSecrets(ctx, tx, id, w); err != nil {
-			return err
-		}
-		if out, err = getWebsite(ctx, tx, id, false); err != nil {
-			return err
-		}
-		return notifyMonitors(ctx, tx, id)
+		out, err = saveWebsiteRest(ctx, tx, id, w)
+		return err
 	})
 	if err != nil {
 		return Website{}, fmt.Errorf("postgres: update website %s: %w", id, err)
@@ -278,11 +257,7 @@ func writeRegions(ctx context.Context, tx pgx.Tx, id string, w Website) error {
 		}
 	} else {
 		// FOR KEY SHARE keeps the regions from being deleted before this transaction commits.
-		rows, err := tx.Query(ctx, `SELECT name FROM regions WHERE name = ANY($1) FOR KEY SHARE`, w.Regions)
-		if err != nil {
-			return fmt.Errorf("find regions: %w", err)
-		}
-		found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		found, err := collectStrings(ctx, tx, `SELECT name FROM regions WHERE name = ANY($1) FOR KEY SHARE`, w.Regions)
 		if err != nil {
 			return fmt.Errorf("find regions: %w", err)
 		}
