@@ -47,17 +47,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := logging.New(stderr, "scheduler", cfg.Observability)
 
-	pool, err := connect.Postgres(ctx, cfg.Postgres)
+	pool, rdb, closeStores, err := connect.Stores(ctx, cfg.Postgres, cfg.Redis, log)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-
-	rdb, err := connect.Redis(cfg.Redis)
-	if err != nil {
-		return err
-	}
-	defer connect.CloseRedis(rdb, log)
+	defer closeStores()
 
 	host, err := os.Hostname()
 	if err != nil {

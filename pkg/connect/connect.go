@@ -73,6 +73,19 @@ func Redis(cfg config.Redis) (*redis.Client, error) {
 	return redis.NewClient(opts), nil
 }
 
+// Stores opens PostgreSQL (migrated) and Redis, the two stores of the scheduler and the
+// notifier. closeAll closes Redis and then the pool, the last steps of their shutdown order.
+func Stores(ctx context.Context, pg config.Postgres, rd config.Redis, log *slog.Logger) (pool *pgxpool.Pool, rdb *redis.Client, closeAll func(), err error) {
+	if pool, err = Postgres(ctx, pg); err != nil {
+		return nil, nil, nil, err
+	}
+	if rdb, err = Redis(rd); err != nil {
+		pool.Close()
+		return nil, nil, nil, err
+	}
+	return pool, rdb, func() { CloseRedis(rdb, log); pool.Close() }, nil
+}
+
 // CloseRedis closes rdb, logging a failure: at shutdown there is no one left to return it to.
 func CloseRedis(rdb redis.UniversalClient, log *slog.Logger) {
 	if err := rdb.Close(); err != nil {
