@@ -18,6 +18,14 @@ const (
 // eventRetryMax, without jitter.
 func retryBackoff() loop.Backoff { return loop.Backoff{Base: eventRetryMin, Max: eventRetryMax} }
 
+// backOff logs a failure with the delay before the next try (retry_in) and waits it out; it
+// returns false when ctx ends first.
+func (n *Notifier) backOff(ctx context.Context, b *loop.Backoff, msg string, args ...any) bool {
+	delay := b.Next()
+	n.log.Error(msg, append(args, "retry_in", delay.String())...)
+	return loop.Sleep(ctx, delay)
+}
+
 // RunEvents consumes transition events until ctx is cancelled. Each event is applied in one
 // transaction and acknowledged only after the commit. When PostgreSQL fails, the event is held
 // (neither acknowledged nor skipped) and retried with backoff, so events stay in order and none
@@ -43,9 +51,7 @@ func (n *Notifier) RunEvents(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			delay := b.Next()
-			n.log.Error("read events", "err", err, "retry_in", delay.String())
-			if !loop.Sleep(ctx, delay) {
+			if !n.backOff(ctx, &b, "read events", "err", err) {
 				return
 			}
 			continue
@@ -100,10 +106,8 @@ func (n *Notifier) handle(ctx context.Context, ev queue.TransitionEvent) bool {
 			}
 			return true
 		}
-		delay := b.Next()
-		n.log.Error("apply transition; holding the event", "event_id", ev.ID, "website_id", t.WebsiteID,
-			"region", t.Region, "err", err, "retry_in", delay.String())
-		if !loop.Sleep(ctx, delay) {
+		if !n.backOff(ctx, &b, "apply transition; holding the event", "event_id", ev.ID, "website_id", t.WebsiteID,
+			"region", t.Region, "err", err) {
 			return false
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/vigil-monitor/vigil/pkg/loop"
 	"github.com/vigil-monitor/vigil/pkg/metrics"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/notify"
@@ -25,9 +24,7 @@ func (n *Notifier) RunSender(ctx context.Context) {
 			return
 		}
 		if err != nil {
-			delay := b.Next()
-			n.log.Error("outbox", "err", err, "retry_in", delay.String())
-			if !loop.Sleep(ctx, delay) {
+			if !n.backOff(ctx, &b, "outbox", "err", err) {
 				return
 			}
 			continue
