@@ -251,12 +251,8 @@ func (w *Worker) start(ctx context.Context) error {
 func (w *Worker) read(ctx, work context.Context, jobs *sync.WaitGroup) {
 	b := newBackoff()
 	for {
-		n, ok := w.acquire(ctx, w.p.ReadBatch)
+		n, ok := w.readSlots(ctx)
 		if !ok {
-			return
-		}
-		if !w.waitFaultPause(ctx) {
-			w.release(n)
 			return
 		}
 		ds, err := w.p.Consumer.Read(ctx, n)
@@ -287,12 +283,8 @@ func (w *Worker) reclaim(ctx, work context.Context, jobs *sync.WaitGroup) {
 // ends.
 func (w *Worker) reclaimRound(ctx, work context.Context, jobs *sync.WaitGroup) {
 	for ctx.Err() == nil {
-		n, ok := w.acquire(ctx, w.p.ReadBatch)
+		n, ok := w.readSlots(ctx)
 		if !ok {
-			return
-		}
-		if !w.waitFaultPause(ctx) {
-			w.release(n)
 			return
 		}
 		res, err := w.p.Consumer.Reclaim(ctx, w.p.ReclaimGrace, n)
@@ -321,6 +313,20 @@ func (w *Worker) reclaimRound(ctx, work context.Context, jobs *sync.WaitGroup) {
 			break
 		}
 	}
+}
+
+// readSlots takes the slots of one read (at least one, at most ReadBatch) and then waits out a
+// fault pause; false, holding no slot, if ctx ended first.
+func (w *Worker) readSlots(ctx context.Context) (int, bool) {
+	n, ok := w.acquire(ctx, w.p.ReadBatch)
+	if !ok {
+		return 0, false
+	}
+	if !w.waitFaultPause(ctx) {
+		w.release(n)
+		return 0, false
+	}
+	return n, true
 }
 
 // acquire takes at least one and at most max check slots, waiting for the first.
