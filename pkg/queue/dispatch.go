@@ -116,10 +116,7 @@ func NewDispatcher(rdb redis.UniversalClient, p DispatcherParams) *Dispatcher {
 	if p.Batch <= 0 {
 		p.Batch = DefaultDispatchBatch
 	}
-	if p.Keys.Prefix == "" {
-		p.Keys.Prefix = Prefix
-	}
-	return &Dispatcher{rdb: rdb, keys: p.Keys, maxLen: strconv.FormatInt(p.MaxLen, 10), batch: p.Batch}
+	return &Dispatcher{rdb: rdb, keys: p.Keys.orDefault(), maxLen: strconv.FormatInt(p.MaxLen, 10), batch: p.Batch}
 }
 
 // Load loads the scripts into Redis, so that the pipelined EVALSHA calls find them. Dispatch

@@ -16,10 +16,7 @@ type Inspector struct {
 
 // NewInspector returns an Inspector of the streams under keys.
 func NewInspector(rdb redis.UniversalClient, keys Keys) *Inspector {
-	if keys.Prefix == "" {
-		keys.Prefix = Prefix
-	}
-	return &Inspector{rdb: rdb, keys: keys}
+	return &Inspector{rdb: rdb, keys: keys.orDefault()}
 }
 
 // Backlog is what one stream holds for its consumer group.

@@ -12,6 +12,15 @@ const Prefix = "vigil"
 // Keys names the Redis keys under one prefix.
 type Keys struct{ Prefix string }
 
+// orDefault is k, or the keys under Prefix when k names no prefix: the zero Keys a caller
+// leaves unset are Vigil's own.
+func (k Keys) orDefault() Keys {
+	if k.Prefix == "" {
+		k.Prefix = Prefix
+	}
+	return k
+}
+
 // Checks is the stream of due checks for a region.
 func (k Keys) Checks(region string) string { return k.Prefix + ":checks:" + region }
 

@@ -24,10 +24,7 @@ type RegionKeys struct {
 
 // NewRegionKeys returns a RegionKeys for the keys under keys.Prefix.
 func NewRegionKeys(rdb redis.UniversalClient, keys Keys) *RegionKeys {
-	if keys.Prefix == "" {
-		keys.Prefix = Prefix
-	}
-	return &RegionKeys{rdb: rdb, keys: keys}
+	return &RegionKeys{rdb: rdb, keys: keys.orDefault()}
 }
 
 // Drop removes every key of region: its check stream and dead-letter stream (with their
