@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/influxdata/influxdb-client-go/v2/api/query"
-
-	"github.com/vigil-monitor/vigil/pkg/monitor"
 )
 
 // Day is the length of one cell of the uptime bars. Days are UTC days: Flux windows start at
@@ -52,12 +50,7 @@ func (r *Reader) DailyOutcomes(ctx context.Context, websiteIDs []string, from, t
 	acc := map[key]*Counts{}
 	err = r.run(ctx, b.String(), func(rec *query.FluxRecord) error {
 		k := key{str(rec.ValueByKey("website_id")), rec.Time().UTC().Truncate(Day).Unix()}
-		c := acc[k]
-		if c == nil {
-			c = &Counts{}
-			acc[k] = c
-		}
-		c.add(monitor.Outcome(str(rec.ValueByKey("outcome"))), int64(num(rec.Value())))
+		countRecord(acc, k, rec)
 		return nil
 	})
 	if err != nil {

@@ -487,6 +487,16 @@ type Counts struct {
 	Blocked  int64 `json:"blocked"`
 }
 
+// countRecord adds a count record (its outcome and its count) to the Counts of k in acc.
+func countRecord[K comparable](acc map[K]*Counts, k K, rec *query.FluxRecord) {
+	c := acc[k]
+	if c == nil {
+		c = &Counts{}
+		acc[k] = c
+	}
+	c.add(monitor.Outcome(str(rec.ValueByKey("outcome"))), int64(num(rec.Value())))
+}
+
 func (c *Counts) add(o monitor.Outcome, n int64) {
 	switch o {
 	case monitor.OutcomeUp:
@@ -577,12 +587,7 @@ func (r *Reader) Outcomes(ctx context.Context, websiteIDs []string, periods []Pe
 			return fmt.Errorf("unexpected result %q", rec.Result())
 		}
 		k := key{str(rec.ValueByKey("website_id")), str(rec.ValueByKey("region")), periods[i].Name}
-		c := acc[k]
-		if c == nil {
-			c = &Counts{}
-			acc[k] = c
-		}
-		c.add(monitor.Outcome(str(rec.ValueByKey("outcome"))), int64(num(rec.Value())))
+		countRecord(acc, k, rec)
 		return nil
 	})
 	if err != nil {

@@ -384,13 +384,17 @@ func Line(r monitor.Result) string {
 
 // escapeTag escapes a tag value: commas, equals signs and spaces get a backslash; newlines,
 // which line protocol cannot carry, become spaces.
-func escapeTag(b *strings.Builder, s string) {
+func escapeTag(b *strings.Builder, s string) { escape(b, s, ",= ") }
+
+// escape writes s with a backslash before each of special, and newlines, which line protocol
+// cannot carry, as spaces.
+func escape(b *strings.Builder, s, special string) {
 	for _, r := range s {
-		switch r {
-		case ',', '=', ' ':
+		switch {
+		case strings.ContainsRune(special, r):
 			b.WriteByte('\\')
 			b.WriteRune(r)
-		case '\n', '\r':
+		case r == '\n' || r == '\r':
 			b.WriteByte(' ')
 		default:
 			b.WriteRune(r)
@@ -402,17 +406,7 @@ func escapeTag(b *strings.Builder, s string) {
 // would end the line) become spaces.
 func quote(b *strings.Builder, s string) {
 	b.WriteByte('"')
-	for _, r := range s {
-		switch r {
-		case '"', '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case '\n', '\r':
-			b.WriteByte(' ')
-		default:
-			b.WriteRune(r)
-		}
-	}
+	escape(b, s, `"\`)
 	b.WriteByte('"')
 }
 
