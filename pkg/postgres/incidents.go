@@ -18,7 +18,7 @@ const incidentColumns = `i.id, i.website_id, w.name, i.started_at, i.ended_at,
 
 const incidentFrom = ` FROM incidents i JOIN websites w ON w.id = i.website_id`
 
-func scanIncident(row pgx.CollectableRow) (monitor.Incident, error) {
+func scanIncident(row pgx.Row) (monitor.Incident, error) {
 	var i monitor.Incident
 	err := row.Scan(&i.ID, &i.WebsiteID, &i.WebsiteName, &i.StartedAt, &i.EndedAt, &i.DurationSeconds,
 		&i.Cause.Outcome, &i.Cause.Reason, &i.Cause.Message, &i.Cause.StatusCode, &i.Regions)
@@ -27,12 +27,8 @@ func scanIncident(row pgx.CollectableRow) (monitor.Incident, error) {
 
 // OpenIncidentOf returns the website's open incident, or monitor.ErrNotFound.
 func OpenIncidentOf(ctx context.Context, tx pgx.Tx, websiteID string, now time.Time) (monitor.Incident, error) {
-	rows, err := tx.Query(ctx, `SELECT `+incidentColumns+incidentFrom+`
-		WHERE i.website_id = $2 AND i.ended_at IS NULL`, now, websiteID)
-	if err != nil {
-		return monitor.Incident{}, fmt.Errorf("postgres: open incident of %s: %w", websiteID, err)
-	}
-	inc, err := pgx.CollectExactlyOneRow(rows, scanIncident)
+	inc, err := scanIncident(tx.QueryRow(ctx, `SELECT `+incidentColumns+incidentFrom+`
+		WHERE i.website_id = $2 AND i.ended_at IS NULL`, now, websiteID))
 	if err != nil {
 		return monitor.Incident{}, fmt.Errorf("postgres: open incident of %s: %w", websiteID, translate(err))
 	}
@@ -110,41 +106,25 @@ func (s *IncidentStore) List(ctx context.Context, f IncidentFilter, p ListParams
 	if f.WebsiteID != "" && !validID(f.WebsiteID) {
 		return []monitor.Incident{}, nil, nil
 	}
-	args := []any{s.now()}
-	q := `SELECT ` + incidentColumns + incidentFrom + ` WHERE true`
+	l := createdList[monitor.Incident]{
+		what: "incidents", from: `SELECT ` + incidentColumns + incidentFrom, alias: "i.",
+		args: []any{s.now()}, at: "started_at", newest: true, scan: scanIncident,
+		key: func(i monitor.Incident) Cursor { return Cursor{CreatedAt: i.StartedAt, ID: i.ID} },
+	}
 	switch f.State {
 	case IncidentsOpen:
-		q += ` AND i.ended_at IS NULL`
+		l.where = append(l.where, `i.ended_at IS NULL`)
 	case IncidentsResolved:
-		q += ` AND i.ended_at IS NOT NULL`
+		l.where = append(l.where, `i.ended_at IS NOT NULL`)
 	case "":
 	default:
 		return nil, nil, &FieldError{Field: "state", Message: "must be open or resolved"}
 	}
 	if f.WebsiteID != "" {
-		args = append(args, f.WebsiteID)
-		q += fmt.Sprintf(` AND i.website_id = $%d`, len(args))
+		l.args = append(l.args, f.WebsiteID)
+		l.where = append(l.where, fmt.Sprintf(`i.website_id = $%d`, len(l.args)))
 	}
-	if p.After != nil {
-		args = append(args, p.After.CreatedAt, p.After.ID)
-		q += fmt.Sprintf(` AND (i.started_at, i.id) < ($%d, $%d)`, len(args)-1, len(args))
-	}
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	args = append(args, limit+1)
-	q += fmt.Sprintf(` ORDER BY i.started_at DESC, i.id DESC LIMIT $%d`, len(args))
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("postgres: list incidents: %w", err)
-	}
-	incs, err := pgx.CollectRows(rows, scanIncident)
-	if err != nil {
-		return nil, nil, fmt.Errorf("postgres: list incidents: %w", err)
-	}
-	incs, next := nextCursor(incs, limit, func(i monitor.Incident) Cursor { return Cursor{CreatedAt: i.StartedAt, ID: i.ID} })
-	return incs, next, nil
+	return l.page(ctx, s.pool, p)
 }
 
 // Get returns one incident with the regional downtime periods behind it.
@@ -153,15 +133,11 @@ func (s *IncidentStore) Get(ctx context.Context, id string) (monitor.Incident, [
 		return monitor.Incident{}, nil, fmt.Errorf("postgres: get incident %q: %w", id, monitor.ErrNotFound)
 	}
 	now := s.now()
-	rows, err := s.pool.Query(ctx, `SELECT `+incidentColumns+incidentFrom+` WHERE i.id = $2`, now, id)
-	if err != nil {
-		return monitor.Incident{}, nil, fmt.Errorf("postgres: get incident %s: %w", id, err)
-	}
-	inc, err := pgx.CollectExactlyOneRow(rows, scanIncident)
+	inc, err := scanIncident(s.pool.QueryRow(ctx, `SELECT `+incidentColumns+incidentFrom+` WHERE i.id = $2`, now, id))
 	if err != nil {
 		return monitor.Incident{}, nil, fmt.Errorf("postgres: get incident %s: %w", id, translate(err))
 	}
-	rows, err = s.pool.Query(ctx, `SELECT `+downtimeColumns+` FROM region_downtimes d
+	rows, err := s.pool.Query(ctx, `SELECT `+downtimeColumns+` FROM region_downtimes d
 		WHERE d.incident_id = $2 ORDER BY d.started_at, d.region`, now, id)
 	if err != nil {
 		return monitor.Incident{}, nil, fmt.Errorf("postgres: downtimes of incident %s: %w", id, err)

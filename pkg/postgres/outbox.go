@@ -15,7 +15,7 @@ import (
 const notificationColumns = `o.id, o.incident_id, i.website_id, o.kind, o.channel, o.recipient,
 	o.payload, o.state, o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.sent_at`
 
-func scanNotification(row pgx.CollectableRow) (monitor.Notification, error) {
+func scanNotification(row pgx.Row) (monitor.Notification, error) {
 	var n monitor.Notification
 	err := row.Scan(&n.ID, &n.IncidentID, &n.WebsiteID, &n.Kind, &n.Channel, &n.Recipient,
 		&n.Payload, &n.State, &n.Attempts, &n.NextAttemptAt, &n.LastError, &n.CreatedAt, &n.SentAt)
@@ -198,13 +198,16 @@ type NotificationFilter struct {
 // List returns one page of outbox rows, the most recent first, and the cursor of the next page
 // (nil at the end). The API lists given-up notifications with State monitor.NotificationGivenUp.
 func (s *OutboxStore) List(ctx context.Context, f NotificationFilter, p ListParams) ([]monitor.Notification, *Cursor, error) {
-	args := []any{}
-	q := `SELECT ` + notificationColumns + ` FROM outbox o JOIN incidents i ON i.id = o.incident_id WHERE true`
+	l := createdList[monitor.Notification]{
+		what: "notifications", alias: "o.", newest: true, scan: scanNotification,
+		from: `SELECT ` + notificationColumns + ` FROM outbox o JOIN incidents i ON i.id = o.incident_id`,
+		key:  func(n monitor.Notification) Cursor { return Cursor{CreatedAt: n.CreatedAt, ID: n.ID} },
+	}
 	switch f.State {
 	case "":
 	case monitor.NotificationPending, monitor.NotificationSending, monitor.NotificationSent, monitor.NotificationGivenUp:
-		args = append(args, f.State)
-		q += fmt.Sprintf(` AND o.state = $%d`, len(args))
+		l.args = append(l.args, f.State)
+		l.where = append(l.where, fmt.Sprintf(`o.state = $%d`, len(l.args)))
 	default:
 		return nil, nil, &FieldError{Field: "state", Message: "must be pending, sending, sent or given_up"}
 	}
@@ -212,29 +215,10 @@ func (s *OutboxStore) List(ctx context.Context, f NotificationFilter, p ListPara
 		if !validID(f.IncidentID) {
 			return []monitor.Notification{}, nil, nil
 		}
-		args = append(args, f.IncidentID)
-		q += fmt.Sprintf(` AND o.incident_id = $%d`, len(args))
+		l.args = append(l.args, f.IncidentID)
+		l.where = append(l.where, fmt.Sprintf(`o.incident_id = $%d`, len(l.args)))
 	}
-	if p.After != nil {
-		args = append(args, p.After.CreatedAt, p.After.ID)
-		q += fmt.Sprintf(` AND (o.created_at, o.id) < ($%d, $%d)`, len(args)-1, len(args))
-	}
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	args = append(args, limit+1)
-	q += fmt.Sprintf(` ORDER BY o.created_at DESC, o.id DESC LIMIT $%d`, len(args))
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("postgres: list notifications: %w", err)
-	}
-	ns, err := pgx.CollectRows(rows, scanNotification)
-	if err != nil {
-		return nil, nil, fmt.Errorf("postgres: list notifications: %w", err)
-	}
-	ns, next := nextCursor(ns, limit, func(n monitor.Notification) Cursor { return Cursor{CreatedAt: n.CreatedAt, ID: n.ID} })
-	return ns, next, nil
+	return l.page(ctx, s.pool, p)
 }
 
 // CountPending returns how many rows are neither delivered nor given up: the backlog that the

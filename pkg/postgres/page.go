@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -18,7 +19,7 @@ type Cursor struct {
 
 // ListParams selects one page of a list.
 type ListParams struct {
-	// Limit is the page size; the caller bounds it.
+	// Limit is the page size; the caller bounds it. Zero or less reads 50.
 	Limit int
 	// After, when set, starts the page after this row.
 	After *Cursor
@@ -34,24 +35,37 @@ func likePattern(q string) string {
 }
 
 // createdList is a list in creation order, read a page at a time after a (created_at, id)
-// cursor, whose ?q= keeps the rows where one of the match columns contains it.
+// cursor, whose ?q= keeps the rows where one of the match columns contains it. A newest-first
+// list (incidents, notifications) reads the same way backwards in time, after its own filter.
 type createdList[T any] struct {
 	what  string   // the list, in errors: "websites"
 	from  string   // SELECT <columns> FROM <table> [alias]
 	alias string   // the alias and its dot ("w."), or "" for none
-	match []string // the columns ?q= searches
+	match []string // the columns ?q= searches; none ignores ?q=
 	scan  func(pgx.Row) (T, error)
 	key   func(T) Cursor
+
+	args   []any    // the arguments from and where use, $1 on
+	where  []string // conditions on args that every row meets
+	at     string   // the time column the cursor holds; created_at when ""
+	newest bool     // newest first: the pages run backwards in time
 }
 
 // page reads the page p asks for, and the cursor of the next one (nil at the end).
 func (l createdList[T]) page(ctx context.Context, q querier, p ListParams) ([]T, *Cursor, error) {
-	sql, args := l.from+` WHERE true`, []any{}
+	sql, args := l.from+` WHERE true`, append([]any{}, l.args...)
+	for _, cond := range l.where {
+		sql += ` AND ` + cond
+	}
+	at, after, order := cmp.Or(l.at, "created_at"), ">", ""
+	if l.newest {
+		after, order = "<", " DESC"
+	}
 	if p.After != nil {
 		args = append(args, p.After.CreatedAt, p.After.ID)
-		sql += fmt.Sprintf(` AND (%[1]screated_at, %[1]sid) > ($%[2]d, $%[3]d)`, l.alias, len(args)-1, len(args))
+		sql += fmt.Sprintf(` AND (%[1]s%[2]s, %[1]sid) %[3]s ($%[4]d, $%[5]d)`, l.alias, at, after, len(args)-1, len(args))
 	}
-	if p.Query != "" {
+	if p.Query != "" && len(l.match) > 0 {
 		args = append(args, likePattern(p.Query))
 		conds := make([]string, len(l.match))
 		for i, col := range l.match {
@@ -59,8 +73,12 @@ func (l createdList[T]) page(ctx context.Context, q querier, p ListParams) ([]T,
 		}
 		sql += ` AND (` + strings.Join(conds, ` OR `) + `)`
 	}
-	args = append(args, p.Limit+1)
-	sql += fmt.Sprintf(` ORDER BY %[1]screated_at, %[1]sid LIMIT $%[2]d`, l.alias, len(args))
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	args = append(args, limit+1)
+	sql += fmt.Sprintf(` ORDER BY %[1]s%[2]s%[3]s, %[1]sid%[3]s LIMIT $%[4]d`, l.alias, at, order, len(args))
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("postgres: list %s: %w", l.what, err)
@@ -69,7 +87,7 @@ func (l createdList[T]) page(ctx context.Context, q querier, p ListParams) ([]T,
 	if err != nil {
 		return nil, nil, fmt.Errorf("postgres: list %s: %w", l.what, err)
 	}
-	items, next := nextCursor(items, p.Limit, l.key)
+	items, next := nextCursor(items, limit, l.key)
 	return items, next, nil
 }
 
