@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -31,20 +32,31 @@ var formMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 
 // WebsiteNew is the form that adds a website.
 func (ui *UI) WebsiteNew(c echo.Context) error {
-	return ui.page(func(c echo.Context, sess postgres.Session) error {
-		w := postgres.Website{Website: monitor.DefaultWebsite(), AllRegions: true}
-		return ui.websiteForm(c, sess, w, true)
-	})(c)
+	return newForm(ui, c, postgres.Website{Website: monitor.DefaultWebsite(), AllRegions: true}, ui.websiteForm)
 }
 
 // WebsiteEdit is the form that changes or deletes a website.
 func (ui *UI) WebsiteEdit(c echo.Context) error {
+	return editForm(ui, c, ui.websites.Get, ui.websiteForm)
+}
+
+// newForm serves the form that adds one T, filled with v: form renders it as new.
+func newForm[T any](ui *UI, c echo.Context, v T, form func(echo.Context, postgres.Session, T, bool) error) error {
 	return ui.page(func(c echo.Context, sess postgres.Session) error {
-		w, err := ui.websites.Get(c.Request().Context(), c.Param("id"))
+		return form(c, sess, v, true)
+	})(c)
+}
+
+// editForm serves the form that changes or deletes one T: get reads the one the path's :id
+// names (a missing one is the store's monitor.ErrNotFound), and form renders it.
+func editForm[T any](ui *UI, c echo.Context, get func(context.Context, string) (T, error),
+	form func(echo.Context, postgres.Session, T, bool) error) error {
+	return ui.page(func(c echo.Context, sess postgres.Session) error {
+		v, err := get(c.Request().Context(), c.Param("id"))
 		if err != nil {
 			return err
 		}
-		return ui.websiteForm(c, sess, w, false)
+		return form(c, sess, v, false)
 	})(c)
 }
 
@@ -104,21 +116,12 @@ type statusPageFormData struct {
 
 // StatusPageNew is the form that creates a status page.
 func (ui *UI) StatusPageNew(c echo.Context) error {
-	return ui.page(func(c echo.Context, sess postgres.Session) error {
-		p := postgres.StatusPage{Groups: []postgres.StatusPageGroup{{Name: "Services"}}}
-		return ui.statusPageForm(c, sess, p, true)
-	})(c)
+	return newForm(ui, c, postgres.StatusPage{Groups: []postgres.StatusPageGroup{{Name: "Services"}}}, ui.statusPageForm)
 }
 
 // StatusPageEdit is the form that changes or deletes a status page.
 func (ui *UI) StatusPageEdit(c echo.Context) error {
-	return ui.page(func(c echo.Context, sess postgres.Session) error {
-		p, err := ui.statusPages.Get(c.Request().Context(), c.Param("id"))
-		if err != nil {
-			return err
-		}
-		return ui.statusPageForm(c, sess, p, false)
-	})(c)
+	return editForm(ui, c, ui.statusPages.Get, ui.statusPageForm)
 }
 
 func (ui *UI) statusPageForm(c echo.Context, sess postgres.Session, p postgres.StatusPage, isNew bool) error {
