@@ -83,27 +83,25 @@ func (ui *UI) websiteForm(c echo.Context, sess postgres.Session, w postgres.Webs
 
 // Regions lists the regions with a form to add one.
 func (ui *UI) Regions(c echo.Context) error {
-	return ui.page(func(c echo.Context, sess postgres.Session) error {
-		regions, _, err := ui.regions.List(c.Request().Context(), postgres.ListParams{Limit: maxListed})
-		if err != nil {
-			return err
-		}
-		return ui.render(c, http.StatusOK, "regions", view{
-			Title: "Regions", Nav: "regions", CSRF: sess.CSRFToken, Scripts: []string{"app.js", "manage.js"}, Data: regions,
-		})
-	})(c)
+	return listPage(ui, c, ui.regions.List, "regions", view{Title: "Regions", Nav: "regions"})
 }
 
 // StatusPages lists the status pages.
 func (ui *UI) StatusPages(c echo.Context) error {
+	return listPage(ui, c, ui.statusPages.List, "status_pages", view{Title: "Status pages", Nav: "status-pages"})
+}
+
+// listPage serves a management page that lists up to maxListed rows, read with list, in the
+// template name; v gives the page its title and navigation tab.
+func listPage[T any](ui *UI, c echo.Context, list func(context.Context, postgres.ListParams) ([]T, *postgres.Cursor, error),
+	name string, v view) error {
 	return ui.page(func(c echo.Context, sess postgres.Session) error {
-		pages, _, err := ui.statusPages.List(c.Request().Context(), postgres.ListParams{Limit: maxListed})
+		rows, _, err := list(c.Request().Context(), postgres.ListParams{Limit: maxListed})
 		if err != nil {
 			return err
 		}
-		return ui.render(c, http.StatusOK, "status_pages", view{
-			Title: "Status pages", Nav: "status-pages", CSRF: sess.CSRFToken, Scripts: []string{"app.js", "manage.js"}, Data: pages,
-		})
+		v.CSRF, v.Scripts, v.Data = sess.CSRFToken, []string{"app.js", "manage.js"}, rows
+		return ui.render(c, http.StatusOK, name, v)
 	})(c)
 }
 
