@@ -27,9 +27,7 @@ func downtimeParams(c echo.Context) (days int, region string, err error) {
 // the last days, the earliest first. A period still open has ended_at null and its duration
 // counts to "to".
 type downtimeResponse struct {
-	WebsiteID string              `json:"website_id"`
-	Days      int                 `json:"days"`
-	Region    *string             `json:"region"`
+	rangeHead
 	From      time.Time           `json:"from"`
 	To        time.Time           `json:"to"`
 	Downtimes []postgres.Downtime `json:"downtimes"`
@@ -55,11 +53,8 @@ func (s *Server) getDowntimes(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := downtimeResponse{WebsiteID: id, Days: days, From: r.From, To: r.To, Downtimes: r.Downtimes}
-	if region != "" {
-		out.Region = &region
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, downtimeResponse{rangeHead: newRangeHead(id, days, region),
+		From: r.From, To: r.To, Downtimes: r.Downtimes})
 }
 
 // getLastDowntime handles GET /monitor/:id/last_downtime?days=&region=: the most recent period

@@ -61,6 +61,22 @@ func websiteViews[T any](s *Server, view func(context.Context, []postgres.Websit
 	}
 }
 
+// rangeHead starts the answer of every route about a website over the last days: which website,
+// how many days, and the region asked for (null for all regions).
+type rangeHead struct {
+	WebsiteID string  `json:"website_id"`
+	Days      int     `json:"days"`
+	Region    *string `json:"region"`
+}
+
+func newRangeHead(websiteID string, days int, region string) rangeHead {
+	h := rangeHead{WebsiteID: websiteID, Days: days}
+	if region != "" {
+		h.Region = &region
+	}
+	return h
+}
+
 // rangeQuery is what GET /monitor/:id and /monitor/:id/breakdown read from their request.
 type rangeQuery struct {
 	website postgres.Website
@@ -112,9 +128,7 @@ func rangeParams(c echo.Context, known func(region string) bool, unknown string)
 
 // seriesResponse is GET /monitor/:id.
 type seriesResponse struct {
-	WebsiteID     string                  `json:"website_id"`
-	Days          int                     `json:"days"`
-	Region        *string                 `json:"region"`
+	rangeHead
 	Start         time.Time               `json:"start"`
 	Stop          time.Time               `json:"stop"`
 	WindowSeconds int64                   `json:"window_seconds"`
@@ -133,19 +147,14 @@ func (s *Server) getMonitor(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := seriesResponse{WebsiteID: w.ID, Days: days, Start: rt.Start.UTC(), Stop: rt.Stop.UTC(),
-		WindowSeconds: int64(rt.Window / time.Second), Series: rt.Series, Percentiles: rt.Percentiles}
-	if region != "" {
-		out.Region = &region
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, seriesResponse{rangeHead: newRangeHead(w.ID, days, region),
+		Start: rt.Start.UTC(), Stop: rt.Stop.UTC(), WindowSeconds: int64(rt.Window / time.Second),
+		Series: rt.Series, Percentiles: rt.Percentiles})
 }
 
 // breakdownResponse is GET /monitor/:id/breakdown.
 type breakdownResponse struct {
-	WebsiteID string  `json:"website_id"`
-	Days      int     `json:"days"`
-	Region    *string `json:"region"`
+	rangeHead
 	influxdb.Breakdown
 }
 
@@ -161,11 +170,7 @@ func (s *Server) getBreakdown(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := breakdownResponse{WebsiteID: w.ID, Days: days, Breakdown: b}
-	if region != "" {
-		out.Region = &region
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, breakdownResponse{rangeHead: newRangeHead(w.ID, days, region), Breakdown: b})
 }
 
 // uptimeResponse is GET /monitor/:id/uptime.
