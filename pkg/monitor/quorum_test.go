@@ -28,6 +28,12 @@ func TestEffectiveQuorum(t *testing.T) {
 		{"override", monitor.Website{Quorum: 1}, 3, 1},
 		{"override capped at region count", monitor.Website{Quorum: 5}, 2, 2},
 		{"alert regional pages on one region", monitor.Website{Quorum: 3, AlertRegional: true}, 4, 1},
+		{"default with no regions", monitor.Website{}, 0, 1},
+		{"own quorum kept with no regions to cap it", monitor.Website{Quorum: 2}, 0, 2},
+		{"own quorum equal to the regions", monitor.Website{Quorum: 3}, 3, 3},
+		{"negative quorum takes the default", monitor.Website{Quorum: -1}, 4, 3},
+		{"default majority of 4", monitor.Website{}, 4, 3},
+		{"default majority of 1", monitor.Website{}, 1, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
