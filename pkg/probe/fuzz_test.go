@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -139,16 +140,27 @@ func FuzzCheckURL(f *testing.F) {
 }
 
 // FuzzCheckHeaders checks that every header CheckHeaders accepts is one the HTTP/1.1 writer
-// accepts too, and carries no line break that could inject a second header or request.
+// accepts too, and carries no line break that could inject a second header or request; and
+// that every header the HTTP/1.1 writer accepts, within the length limits and not hop-by-hop
+// (specHopByHop), is accepted.
 func FuzzCheckHeaders(f *testing.F) {
 	for _, s := range [][2]string{
 		{"X-Api-Key", "secret"}, {"X-A", "b\r\nBcc: victim@example.com"}, {"Transfer-Encoding", "chunked"},
 		{"Host", "example.com"}, {"X A", "b"}, {"X-A", "tab\tok"}, {"X-A", "\x00"}, {"Connection", "close"},
+		{"Authorization", "Bearer xyz"}, {"", "x"}, {"Content-Length", "0"}, {"upgrade", "h2c"},
+		{"TE", "trailers"}, {"HTTP2-Settings", "AAMAAABkAAQAoAAAAAIAAAAA"}, {"X-A", "caf\xc3\xa9"},
 	} {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, name, value string) {
-		if CheckHeaders(map[string]string{name: value}) != nil {
+		err := CheckHeaders(map[string]string{name: value})
+		valid := len(name) <= 256 && httpguts.ValidHeaderFieldName(name) &&
+			len(value) <= MaxHeaderValueBytes && httpguts.ValidHeaderFieldValue(value) &&
+			!slices.Contains(specHopByHop, textproto.CanonicalMIMEHeaderKey(name))
+		if valid && err != nil {
+			t.Fatalf("refused header %q: %q that is valid: %v", name, value, err)
+		}
+		if err != nil {
 			return
 		}
 		if !httpguts.ValidHeaderFieldName(name) || !httpguts.ValidHeaderFieldValue(value) {
@@ -157,7 +169,7 @@ func FuzzCheckHeaders(f *testing.F) {
 		if strings.ContainsAny(name+value, "\r\n\x00") {
 			t.Fatalf("accepted a line break or NUL in %q: %q", name, value)
 		}
-		if hopByHop[textproto.CanonicalMIMEHeaderKey(name)] {
+		if slices.Contains(specHopByHop, textproto.CanonicalMIMEHeaderKey(name)) {
 			t.Fatalf("accepted hop-by-hop header %q", name)
 		}
 	})
