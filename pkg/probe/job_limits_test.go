@@ -42,6 +42,8 @@ func TestJobLimits(t *testing.T) {
 		{name: "timeout above the maximum is capped", job: monitor.Job{TimeoutMS: monitor.MaxTimeoutMS + 1}, want: monitor.OutcomeUp},
 		{name: "huge timeout is capped", job: monitor.Job{TimeoutMS: 1 << 30}, want: monitor.OutcomeUp},
 		{name: "200 ms is not slow for a 5 s timeout", job: monitor.Job{TimeoutMS: 5000, URL: "/slow"}, want: monitor.OutcomeUp},
+		{name: "200 ms is not slow under slow_ms", job: monitor.Job{TimeoutMS: 5000, SlowMS: 4000, URL: "/slow"},
+			want: monitor.OutcomeUp},
 		{name: "200 ms is slow past slow_ms", job: monitor.Job{TimeoutMS: 5000, SlowMS: 100, URL: "/slow"},
 			want: monitor.OutcomeDegraded, reason: ReasonSlow},
 		{name: "32-byte method", job: monitor.Job{TimeoutMS: 5000, Method: strings.Repeat("M", 32)},

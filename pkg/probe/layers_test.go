@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -43,7 +42,7 @@ func TestRedirectChecked(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			to := namedServer(t, dns, tt.host, text("reached"))
+			to := namedURL(t, dns, tt.host, newServer(t, text("reached")).URL)
 			from := newServer(t, http.RedirectHandler(to, http.StatusFound)).URL
 
 			res := NewHTTP(guard).Probe(context.Background(), monitor.Job{URL: from, TimeoutMS: 5000})
@@ -56,14 +55,14 @@ func TestRedirectChecked(t *testing.T) {
 	}
 }
 
-// namedServer starts a server for h and returns its URL under name, which dns points at
-// 127.0.0.1.
-func namedServer(t *testing.T, dns *fakeDNS, name string, h http.Handler) string {
+// namedURL returns the URL of a test server on 127.0.0.1 (srvURL) under name, which it points
+// dns at.
+func namedURL(t *testing.T, dns *fakeDNS, name, srvURL string) string {
 	t.Helper()
-	u, err := url.Parse(newServer(t, h).URL)
+	u, err := url.Parse(srvURL)
 	require.NoError(t, err)
-	dns.set(name, netip.MustParseAddr("127.0.0.1"))
-	return fmt.Sprintf("http://%s:%s/", name, u.Port())
+	dns.set(name, loopback4)
+	return fmt.Sprintf("%s://%s:%s/", u.Scheme, name, u.Port())
 }
 
 // TestResponseHeadersBounded serves response headers above and below MaxResponseHeaderBytes.
@@ -173,7 +172,7 @@ func TestProxyVariablesIgnoredChild(t *testing.T) {
 		t.Skip("runs in TestProxyVariablesIgnored's child process")
 	}
 	dns := newFakeDNS(t)
-	target := namedServer(t, dns, "direct.test", text("direct"))
+	target := namedURL(t, dns, "direct.test", newServer(t, text("direct")).URL)
 	guard := NewGuard(allowLoopback1, WithResolver(dns.resolver()))
 
 	res := NewHTTP(guard).Probe(context.Background(), monitor.Job{URL: target, TimeoutMS: 5000})
