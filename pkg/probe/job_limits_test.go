@@ -36,6 +36,7 @@ func TestJobLimits(t *testing.T) {
 		want   monitor.Outcome
 		reason string
 		method string // the method the target must see
+		msg    string // part of the message
 	}{
 		{name: "zero timeout takes the default", job: monitor.Job{TimeoutMS: 0}, want: monitor.OutcomeUp},
 		{name: "negative timeout takes the default", job: monitor.Job{TimeoutMS: -1}, want: monitor.OutcomeUp},
@@ -51,9 +52,9 @@ func TestJobLimits(t *testing.T) {
 		{name: "method is upper-cased and trimmed", job: monitor.Job{TimeoutMS: 5000, Method: " head "},
 			want: monitor.OutcomeUp, method: http.MethodHead},
 		{name: "33-byte method", job: monitor.Job{TimeoutMS: 5000, Method: strings.Repeat("M", 33)},
-			want: monitor.OutcomeDown, reason: ReasonInvalid},
+			want: monitor.OutcomeDown, reason: ReasonInvalid, msg: "method"},
 		{name: "method with a space", job: monitor.Job{TimeoutMS: 5000, Method: "GE T"},
-			want: monitor.OutcomeDown, reason: ReasonInvalid},
+			want: monitor.OutcomeDown, reason: ReasonInvalid, msg: "method"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,6 +64,7 @@ func TestJobLimits(t *testing.T) {
 			res := p.Probe(context.Background(), job)
 			require.Equal(t, tt.want, res.Outcome, res.Message)
 			require.Equal(t, tt.reason, res.Reason, res.Message)
+			require.Contains(t, res.Message, tt.msg)
 			if tt.want == monitor.OutcomeDown {
 				return
 			}
