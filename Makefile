@@ -2,7 +2,7 @@
 GO ?= go
 GOTEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: run test test-faults stack build screenshots fmt fuzz lint
+.PHONY: run test test-faults stack build screenshots fmt fuzz lint mutate
 
 ## run: start the local stack and the whole platform (api on :3002, scheduler, workers, notifier)
 run: build stack
@@ -43,6 +43,32 @@ fuzz: stack
 		echo "fuzz $$pkg $$name"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+## mutate: mutation testing (gremlins, pinned) of pkg/monitor and pkg/probe, one package after
+## the other; fails when a package's efficacy (killed / (killed + lived)) is below MUTATE_EFFICACY.
+## A mutant's tests may run for the coefficient times the package's own test time: monitor's
+## tests take a fraction of a second, so its coefficient covers the compile of each mutant.
+## gremlins v0.6.0 ignores its own --threshold-efficacy flag (the value reaches it as a string),
+## so the efficacy is read from its report here.
+GREMLINS_VERSION = v0.6.0
+GREMLINS = $(CURDIR)/.stack/tools/gremlins-$(GREMLINS_VERSION)/gremlins
+MUTATE_PKGS ?= ./pkg/monitor:30 ./pkg/probe:5
+MUTATE_EFFICACY ?= 90
+MUTATE_WORKERS ?= 2
+mutate:
+	@test -x $(GREMLINS) || GOBIN=$(dir $(GREMLINS)) $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)
+	@fail=0; for t in $(MUTATE_PKGS); do \
+		pkg=$${t%%:*}; coef=$${t##*:}; log=.stack/mutate-$$(basename $$pkg).txt; \
+		echo "mutate $$pkg"; \
+		GOFLAGS=-count=1 $(GREMLINS) unleash --workers $(MUTATE_WORKERS) --timeout-coefficient $$coef \
+			--output-statuses ltv $$pkg 2>&1 | tee $$log; \
+		eff=$$(sed -n 's/^Test efficacy: \([0-9.]*\)%$$/\1/p' $$log); \
+		if awk -v e="$$eff" -v min=$(MUTATE_EFFICACY) 'BEGIN { exit !(e != "" && e + 0 >= min) }'; then \
+			echo "mutate $$pkg: efficacy $$eff% (at least $(MUTATE_EFFICACY)%)"; \
+		else \
+			echo "mutate $$pkg: efficacy $${eff:-unknown}% is below $(MUTATE_EFFICACY)%"; fail=1; \
+		fi; \
+	done; exit $$fail
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
