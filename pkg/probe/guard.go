@@ -286,9 +286,16 @@ type requestContextKey struct{}
 // boundTransport puts each request's context where Guard.DialContext finds it.
 type boundTransport struct{ *http.Transport }
 
+// RoundTrip runs req with its context in reach of the dialer. A request that failed because
+// its context ended (the connection closed under it, a detached dial cut) says so first, so
+// that callers see the deadline rather than "use of closed network connection".
 func (b boundTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	return b.Transport.RoundTrip(req.WithContext(context.WithValue(ctx, requestContextKey{}, ctx)))
+	resp, err := b.Transport.RoundTrip(req.WithContext(context.WithValue(ctx, requestContextKey{}, ctx)))
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		err = fmt.Errorf("%w (%w)", context.Cause(ctx), err)
+	}
+	return resp, err
 }
 
 // Transport returns t as a RoundTripper whose every connection passes the guard and lives no
