@@ -18,10 +18,7 @@ type API struct {
 // NewAPI registers the api metrics on reg.
 func NewAPI(reg prometheus.Registerer) *API {
 	a := &API{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "http", Name: "requests_total",
-			Help: "HTTP requests served, by method, route pattern and status code.",
-		}, []string{"method", "route", "code"}),
+		requests: counterVec("http", "requests_total", "HTTP requests served, by method, route pattern and status code.", "method", "route", "code"),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Subsystem: "http", Name: "request_duration_seconds",
 			Help:    "HTTP request latency, by method and route pattern.",

@@ -27,22 +27,10 @@ type Notifier struct {
 // that alert rules on increase() fire on the first failure.
 func NewNotifier(reg prometheus.Registerer) *Notifier {
 	n := &Notifier{
-		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Name: "notifications_total",
-			Help: "Notification delivery attempts, by channel (email, webhook) and result (sent, failed, given_up).",
-		}, []string{"channel", "result"}),
-		events: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "notifier", Name: "events_total",
-			Help: "Transition events consumed from the events stream.",
-		}),
-		opened: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: Namespace, Name: "incidents_opened_total",
-			Help: "Incidents opened.",
-		}),
-		resolved: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: Namespace, Name: "incidents_resolved_total",
-			Help: "Incidents resolved.",
-		}),
+		notifications: counterVec("", "notifications_total", "Notification delivery attempts, by channel (email, webhook) and result (sent, failed, given_up).", "channel", "result"),
+		events:        counter("notifier", "events_total", "Transition events consumed from the events stream."),
+		opened:        counter("", "incidents_opened_total", "Incidents opened."),
+		resolved:      counter("", "incidents_resolved_total", "Incidents resolved."),
 	}
 	reg.MustRegister(n.notifications, n.events, n.opened, n.resolved)
 	for _, c := range Channels {

@@ -30,26 +30,11 @@ func NewScheduler(reg prometheus.Registerer) *Scheduler {
 			Help:    "How late a check was enqueued, measured from its due time to its XADD.",
 			Buckets: dispatchLagBuckets,
 		}),
-		dispatched: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "scheduler", Name: "dispatched_total",
-			Help: "Checks enqueued into a region's stream.",
-		}, []string{"region"}),
-		coalesced: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "scheduler", Name: "coalesced_total",
-			Help: "Due checks skipped because the pair's previous check was still pending.",
-		}, []string{"region"}),
-		leader: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: Namespace, Subsystem: "scheduler", Name: "leader",
-			Help: "1 while this scheduler holds the leader lock and dispatches, 0 on a standby.",
-		}),
-		pairs: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: Namespace, Subsystem: "scheduler", Name: "pairs",
-			Help: "Enabled (website, region) pairs in the due-time structure.",
-		}),
-		resyncs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Subsystem: "scheduler", Name: "resyncs_total",
-			Help: "Full resyncs from PostgreSQL, by result (ok, error).",
-		}, []string{"result"}),
+		dispatched: counterVec("scheduler", "dispatched_total", "Checks enqueued into a region's stream.", "region"),
+		coalesced:  counterVec("scheduler", "coalesced_total", "Due checks skipped because the pair's previous check was still pending.", "region"),
+		leader:     gauge("scheduler", "leader", "1 while this scheduler holds the leader lock and dispatches, 0 on a standby."),
+		pairs:      gauge("scheduler", "pairs", "Enabled (website, region) pairs in the due-time structure."),
+		resyncs:    counterVec("scheduler", "resyncs_total", "Full resyncs from PostgreSQL, by result (ok, error).", "result"),
 	}
 	reg.MustRegister(s.dispatchLag, s.dispatched, s.coalesced, s.leader, s.pairs, s.resyncs)
 	s.resyncs.WithLabelValues(ResultOK)

@@ -29,43 +29,19 @@ type Worker struct {
 // NewWorker registers the worker metrics for region on reg. Every outcome starts at zero so
 // that rate() and increase() work from the first scrape.
 func NewWorker(reg prometheus.Registerer, region string) *Worker {
-	checks := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "checks_total",
-		Help: "Checks completed, by region and outcome (up, degraded, down, timeout, blocked).",
-	}, []string{"region", "outcome"})
+	checks := counterVec("", "checks_total", "Checks completed, by region and outcome (up, degraded, down, timeout, blocked).", "region", "outcome")
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: Namespace, Name: "check_duration_seconds",
 		Help:    "Wall time of one check, from dial to the end of the limited body read.",
 		Buckets: checkDurationBuckets,
 	}, []string{"region"})
-	inFlight := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: Namespace, Subsystem: "worker", Name: "checks_in_flight",
-		Help: "Checks this worker is running right now.",
-	}, []string{"region"})
-	reclaimed := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Subsystem: "worker", Name: "jobs_reclaimed_total",
-		Help: "Jobs claimed from a consumer that left them pending longer than their timeout plus the grace.",
-	}, []string{"region"})
-	dead := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Subsystem: "worker", Name: "jobs_dead_lettered_total",
-		Help: "Jobs moved to the region's dead-letter stream after too many deliveries.",
-	}, []string{"region"})
-	transitions := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Subsystem: "worker", Name: "transitions_total",
-		Help: "Confirmed state changes of a (website, region) pair, by the state entered.",
-	}, []string{"region", "state"})
-	points := prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: Namespace, Subsystem: "tsdb", Name: "points_written_total",
-		Help: "Check results written to InfluxDB.",
-	})
-	writeErrors := prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: Namespace, Subsystem: "tsdb", Name: "write_errors_total",
-		Help: "Failed InfluxDB writes (each failed batch counts once).",
-	})
-	faults := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Subsystem: "worker", Name: "check_faults_total",
-		Help: "Checks the worker could not run for a fault of its own (out of file descriptors or socket buffers); no verdict is recorded and the job is retried.",
-	}, []string{"region", "reason"})
+	inFlight := gaugeVec("worker", "checks_in_flight", "Checks this worker is running right now.", "region")
+	reclaimed := counterVec("worker", "jobs_reclaimed_total", "Jobs claimed from a consumer that left them pending longer than their timeout plus the grace.", "region")
+	dead := counterVec("worker", "jobs_dead_lettered_total", "Jobs moved to the region's dead-letter stream after too many deliveries.", "region")
+	transitions := counterVec("worker", "transitions_total", "Confirmed state changes of a (website, region) pair, by the state entered.", "region", "state")
+	points := counter("tsdb", "points_written_total", "Check results written to InfluxDB.")
+	writeErrors := counter("tsdb", "write_errors_total", "Failed InfluxDB writes (each failed batch counts once).")
+	faults := counterVec("worker", "check_faults_total", "Checks the worker could not run for a fault of its own (out of file descriptors or socket buffers); no verdict is recorded and the job is retried.", "region", "reason")
 	reg.MustRegister(checks, duration, inFlight, reclaimed, dead, transitions, points, writeErrors, faults)
 	faults.WithLabelValues(region, "worker")
 
