@@ -82,3 +82,26 @@ func Decide(w Website, regions []string, states []RegionState) Verdict {
 	}
 	return v
 }
+
+// MayBeDown reports whether the website could still be down overall: its regions confirmed
+// down, together with the regions that have not reported a confirmed state (unknown, or no
+// state yet, as a region just added), reach the quorum. A configuration change that raises the
+// quorum, such as a region added to a majority, must not resolve an incident, and send a
+// RECOVERED for a site still failing, before the new regions have been heard from; their first
+// confirmed states decide it through the usual transitions.
+func MayBeDown(w Website, regions []string, states []RegionState) bool {
+	if len(regions) == 0 {
+		return false
+	}
+	reported := make(map[string]State, len(states))
+	for _, s := range states {
+		reported[s.Region] = s.State
+	}
+	n := 0
+	for _, r := range regions {
+		if st, ok := reported[r]; !ok || st == StateDown || st == StateUnknown {
+			n++
+		}
+	}
+	return n >= w.EffectiveQuorum(len(regions))
+}

@@ -17,7 +17,9 @@ import (
 //   - a region was removed from the website: its open period ends now and its state becomes
 //     unknown, since no worker will ever report on it again;
 //   - what is still down is below the quorum (a region removed, the quorum raised): the
-//     incident resolves now, with RECOVERED notifications;
+//     incident resolves now, with RECOVERED notifications; but not while regions that have
+//     not reported yet (one just added) could still make the quorum (monitor.MayBeDown);
+//     their first confirmed states decide, through the usual transitions;
 //   - the website was paused (enabled = false): its incident and periods end now, without
 //     notifications (nothing recovered; nobody is watching), and its regions' states become
 //     unknown, so that a site still down when it is resumed opens a new incident.
@@ -85,7 +87,8 @@ func (n *Notifier) reconcile(ctx context.Context, tx *postgres.AlertTx, websiteI
 	if err != nil {
 		return false, err
 	}
-	if monitor.Decide(site, site.Regions, states).Down {
+	if monitor.MayBeDown(site, site.Regions, states) {
+		// Still down, or regions that have not reported yet could make it so.
 		return false, nil
 	}
 	ended, err := tx.CloseIncident(ctx, open.ID, now)

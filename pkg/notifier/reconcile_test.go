@@ -14,6 +14,8 @@ func TestReconcileRegionRemoved(t *testing.T) {
 	h := newHarness(t)
 	id := h.website(site{name: "Three", regions: []string{"eu", "us", "ap"}, emails: []string{"ops@example.com"}})
 	n := h.notifier()
+	_, err := n.Apply(h.ctx, up(id, "ap", h.at(0)))
+	require.NoError(t, err)
 	for _, r := range []string{"eu", "us"} {
 		_, err := n.Apply(h.ctx, down(id, r, h.at(0)))
 		require.NoError(t, err)
@@ -43,6 +45,43 @@ func TestReconcileRegionRemoved(t *testing.T) {
 	require.NoError(t, err)
 	msgs := h.waitMessages(2)
 	require.Equal(t, "[RECOVERED] Three — down for 1m 0s", decode(t, msgs[1]).Subject)
+}
+
+// A region added to a website that is down raises its majority (1 of 1 becomes 2 of 2), but
+// the new region has not reported yet: the incident stays open, with no RECOVERED for a site
+// that is still failing. The new region's first confirmed state decides: down keeps the one
+// incident, up resolves it.
+func TestReconcileRegionAddedWhileDown(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	id := h.website(site{name: "Growing", regions: []string{"eu"}, emails: []string{"ops@example.com"}})
+	n := h.notifier()
+	_, err := n.Apply(h.ctx, down(id, "eu", h.at(0)))
+	require.NoError(t, err)
+	require.Equal(t, 1, h.count(`SELECT count(*) FROM incidents WHERE ended_at IS NULL`))
+
+	_, err = h.pool.Exec(h.ctx, `INSERT INTO regions (name) VALUES ('ap') ON CONFLICT DO NOTHING`)
+	require.NoError(t, err)
+	_, err = h.pool.Exec(h.ctx, `INSERT INTO website_regions (website_id, region_id) SELECT $1, id FROM regions WHERE name = 'ap'`, id)
+	require.NoError(t, err)
+	h.clock.Advance(time.Minute)
+	resolved, err := n.Reconcile(h.ctx)
+	require.NoError(t, err)
+	require.Zero(t, resolved, "ap has not reported: it may make the quorum")
+	require.Zero(t, h.count(`SELECT count(*) FROM outbox WHERE kind = 'recovered'`))
+
+	_, err = n.Apply(h.ctx, down(id, "ap", h.at(2*time.Minute)))
+	require.NoError(t, err)
+	resolved, err = n.Reconcile(h.ctx)
+	require.NoError(t, err)
+	require.Zero(t, resolved)
+	require.Equal(t, 1, h.count(`SELECT count(*) FROM incidents`), "the same incident, not a new one")
+	require.Equal(t, 1, h.count(`SELECT count(*) FROM incidents WHERE ended_at IS NULL`))
+
+	_, err = n.Apply(h.ctx, up(id, "ap", h.at(3*time.Minute)))
+	require.NoError(t, err)
+	require.Zero(t, h.count(`SELECT count(*) FROM incidents WHERE ended_at IS NULL`), "1 of 2 down is below the majority")
+	require.Equal(t, 1, h.count(`SELECT count(*) FROM outbox WHERE kind = 'recovered'`))
 }
 
 // A paused website's incident ends without a RECOVERED message; resumed while still down, it
