@@ -65,7 +65,7 @@ func (o Observability) Validate() error {
 // Validate() error method, Load calls it, so a binary fails at start and not at first use.
 func Load(cfg any) error {
 	if err := env.Parse(cfg); err != nil {
-		return fmt.Errorf("config: %w", err)
+		return fmt.Errorf("config: %w", nameVariables(cfg, err))
 	}
 	if v, ok := cfg.(interface{ Validate() error }); ok {
 		if err := v.Validate(); err != nil {
@@ -100,6 +100,12 @@ func Usage(w io.Writer, cfg any) error {
 }
 
 func collectHelp(t reflect.Type, into map[string]string) {
+	eachVariable(t, func(f reflect.StructField, key string) { into[key] = f.Tag.Get("help") })
+}
+
+// eachVariable calls fn for every field of t, nested structs included, that an environment
+// variable sets, with the variable's name.
+func eachVariable(t reflect.Type, fn func(f reflect.StructField, key string)) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -109,10 +115,32 @@ func collectHelp(t reflect.Type, into map[string]string) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if key := f.Tag.Get("env"); key != "" {
-			into[strings.Split(key, ",")[0]] = f.Tag.Get("help")
+			fn(f, strings.Split(key, ",")[0])
 		}
-		collectHelp(f.Type, into)
+		eachVariable(f.Type, fn)
 	}
+}
+
+// nameVariables rewrites the parse errors of err, which name cfg's Go fields ("parse error on
+// field \"Concurrency\" of type \"int\""), to name the variables an operator sets instead
+// (VIGIL_WORKER_CONCURRENCY), as every other configuration error does. The value itself is
+// not repeated: a variable may hold a secret.
+func nameVariables(cfg any, err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	keys := map[string]string{}
+	eachVariable(reflect.TypeOf(cfg), func(f reflect.StructField, key string) { keys[f.Name] = key })
+	out := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) && keys[pe.Name] != "" {
+			e = fmt.Errorf("%s: not a valid %s: %w", keys[pe.Name], pe.Type, pe.Err)
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
 }
 
 // validPrefixes parses a list of prefixes that Validate has already checked, so an error cannot
