@@ -319,6 +319,8 @@ func bindConn(ctx context.Context, conn net.Conn) net.Conn {
 	if ctx.Done() == nil {
 		return conn
 	}
+	// Whoever uses the connection sees the close as the failure of its read or write; the
+	// close's own error has no one to go to.
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	return &boundConn{Conn: conn, stop: stop}
 }
