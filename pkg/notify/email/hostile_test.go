@@ -13,7 +13,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/vigil-monitor/vigil/internal/smtpsink"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/notify"
 	"github.com/vigil-monitor/vigil/pkg/notify/email"
@@ -26,12 +25,8 @@ import (
 // email.SMTP to an SMTP sink, so that the bytes on the wire are what is checked.
 func TestHostileTextInEmails(t *testing.T) {
 	t.Parallel()
-	sink, err := smtpsink.Start("127.0.0.1:0", "")
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, sink.Close()) })
-	sender, err := email.NewSMTP(email.Config{Host: "127.0.0.1", Port: sink.Port(), From: "Vigil <vigil@example.com>",
-		TLS: email.TLSNone, Timeout: 5 * time.Second})
-	require.NoError(t, err)
+	sink := startSink(t)
+	smtp := sender(t, sink, email.TLSNone)
 
 	hostile := map[string]string{
 		"script":       `<script>alert(1)</script>`,
@@ -72,7 +67,7 @@ func TestHostileTextInEmails(t *testing.T) {
 			}
 			require.NotRegexp(t, `(?i)href\s*=\s*["']?javascript:`, m.HTML)
 
-			require.NoError(t, sender.Send(context.Background(), m), name)
+			require.NoError(t, smtp.Send(context.Background(), m), name)
 			msgs := sink.Messages()
 			require.Len(t, msgs, i)
 			got := msgs[i-1]

@@ -8,7 +8,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/vigil-monitor/vigil/internal/smtpsink"
 	"github.com/vigil-monitor/vigil/pkg/monitor"
 	"github.com/vigil-monitor/vigil/pkg/notify"
 	"github.com/vigil-monitor/vigil/pkg/notify/email"
@@ -18,9 +17,7 @@ import (
 // cannot be rendered (never worth a retry) and a server that cannot be reached (worth one).
 func TestNotifyRetryClass(t *testing.T) {
 	t.Parallel()
-	sink, err := smtpsink.Start("127.0.0.1:0", "")
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, sink.Close()) })
+	sink := startSink(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	closedPort := l.Addr().(*net.TCPAddr).Port
